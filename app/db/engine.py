@@ -1,0 +1,76 @@
+"""Database engine: built from the database URL, bound to the tables, migrated on demand."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from app.db.tables import TABLES, Secret
+
+
+def create_engine(database_url: str) -> Engine[Any]:
+    if database_url.startswith("sqlite:///"):
+        return SQLiteEngine(path=database_url.removeprefix("sqlite:///"), timeout=30)
+    parts = urlsplit(database_url)
+    if not parts.path.strip("/"):
+        raise ValueError("the PostgreSQL URL must name a database")
+    return PostgresEngine(config={"dsn": database_url}, log_queries=False)
+
+
+def is_postgres(engine: Engine[Any]) -> bool:
+    return engine.engine_type == "postgres"
+
+
+def bind_engine(engine: Engine[Any]) -> None:
+    """Point every table (and Piccolo's own migration machinery) at this engine."""
+    from app.db import piccolo_conf
+
+    piccolo_conf.DB = engine
+    for table in TABLES:
+        table._meta.db = engine
+
+
+async def start(engine: Engine[Any]) -> None:
+    bind_engine(engine)
+    if is_postgres(engine):
+        await engine.start_connection_pool(min_size=1, max_size=10)
+
+
+async def stop(engine: Engine[Any]) -> None:
+    if is_postgres(engine):
+        await engine.close_connection_pool()
+
+
+async def migrate(engine: Engine[Any]) -> None:
+    """Apply every migration in migrations/ that has not run yet."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    # Piccolo's migration runner finds its engine through this module (see piccolo_conf.DB).
+    os.environ.setdefault("PICCOLO_CONF", "app.db.piccolo_conf")
+    bind_engine(engine)
+    result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migrations failed: {result.message}")
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[bool]:
+    """A transaction for read-then-write work; yields whether rows can be locked (PostgreSQL).
+
+    SQLite has no row locks: an IMMEDIATE transaction takes the write lock up front instead,
+    which serialises writers just as well for a single file.
+    """
+    engine = Secret._meta.db
+    if is_postgres(engine):
+        async with engine.transaction():
+            yield True
+    else:
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield False

@@ -1,0 +1,81 @@
+"""Database tables. A secret row never holds its key; after deletion only a tombstone remains."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from piccolo.columns import (
+    BigSerial,
+    Bytea,
+    Integer,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+
+class SecretState(StrEnum):
+    WAITING = "waiting"
+    OPENED = "opened"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class InvitationState(StrEnum):
+    OPEN = "open"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Secret(Table, tablename="secret"):
+    # 128 random bits, the public id in the link; the key is never stored.
+    id = Varchar(length=32, primary_key=True)
+    state = Varchar(length=10, default=SecretState.WAITING.value, index=True)
+    nonce = Bytea(null=True, default=None)
+    ciphertext = Bytea(null=True, default=None)
+    # Guest submissions only: the per-secret key encrypted by the server's master key.
+    wrapped_key = Bytea(null=True, default=None)
+    creator_email = Varchar(length=320, index=True)
+    creator_role = Varchar(length=10)
+    recipient_email = Varchar(length=320, null=True, default=None, index=True)
+    recipient_group = Varchar(length=64, null=True, default=None)
+    invitation_id = Varchar(length=32, null=True, default=None)
+    max_views = Integer(default=1)
+    views_left = Integer(default=1)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)
+    opened_at = Timestamptz(null=True, default=None)
+    opened_by = Varchar(length=320, null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class Invitation(Table, tablename="invitation"):
+    id = Varchar(length=32, primary_key=True)
+    # Only the hash of the link's token is stored.
+    token_hash = Varchar(length=64, unique=True)
+    creator_email = Varchar(length=320, index=True)
+    label = Varchar(length=200, default="")
+    state = Varchar(length=10, default=InvitationState.OPEN.value, index=True)
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)
+    used_at = Timestamptz(null=True, default=None)
+    secret_id = Varchar(length=32, null=True, default=None)
+
+
+class AuditEvent(Table, tablename="audit_event"):
+    id = BigSerial(primary_key=True)
+    at = Timestamptz(index=True)
+    actor = Varchar(length=320, index=True)
+    action = Varchar(length=40, index=True)
+    outcome = Varchar(length=20)
+    secret_id = Varchar(length=32, null=True, default=None, index=True)
+    invitation_id = Varchar(length=32, null=True, default=None, index=True)
+    # Who or what was addressed (an email or a group key) and a short reason; never content.
+    target = Varchar(length=320, default="")
+    reason = Varchar(length=60, default="")
+    client = Varchar(length=16, default="")  # keyed hash of the client address
+    user_agent = Varchar(length=120, default="")  # truncated
+
+
+TABLES: tuple[type[Table], ...] = (Secret, Invitation, AuditEvent)

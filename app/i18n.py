@@ -1,0 +1,133 @@
+"""Languages: gettext catalogues from locales/, the current language per request, dates and times.
+
+Catalogues are compiled from the .po files in memory at start-up, so no binary .mo file is
+built or committed and a translation edit needs only a restart.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel import Locale
+from babel.dates import format_datetime, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from app.settings import PROJECT_ROOT
+
+LOCALES_DIR = PROJECT_ROOT / "locales"
+DEFAULT_LANGUAGE = "en"
+
+_catalogues: dict[str, NullTranslations] = {}
+current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
+current_timezone: ContextVar[str] = ContextVar("current_timezone", default="UTC")
+
+
+def load_catalogues(languages: Iterable[str]) -> None:
+    for language in languages:
+        po_path = LOCALES_DIR / language / "LC_MESSAGES" / "messages.po"
+        if not po_path.exists():
+            _catalogues[language] = NullTranslations()
+            continue
+        with po_path.open("rb") as po_file:
+            catalogue = read_po(po_file, locale=language)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalogue)
+        buffer.seek(0)
+        _catalogues[language] = Translations(buffer)
+
+
+def _translations() -> NullTranslations:
+    return _catalogues.get(current_language.get()) or NullTranslations()
+
+
+def gettext(message: str, **variables: object) -> str:
+    text = _translations().gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+    text = _translations().ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+_ = gettext
+
+
+def negotiate_language(
+    supported: Iterable[str],
+    *,
+    chosen: str | None = None,
+    account: str | None = None,
+    accept_language: str | None = None,
+) -> str:
+    """An account's locale wins, then the visitor's choice, then the browser's first fit."""
+    supported = tuple(supported)
+    for candidate in (account, chosen):
+        if candidate:
+            base = candidate.replace("_", "-").split("-")[0].lower()
+            if base in supported:
+                return base
+    for tag in _accept_language_tags(accept_language or ""):
+        base = tag.split("-")[0].lower()
+        if base in supported:
+            return base
+    return supported[0] if supported else DEFAULT_LANGUAGE
+
+
+def _accept_language_tags(header: str) -> list[str]:
+    weighted: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag and quality > 0:
+            weighted.append((-quality, index, tag))
+    return [tag for _q, _i, tag in sorted(weighted)]
+
+
+def language_name(code: str) -> str:
+    """A language's own name for itself (Nederlands, Deutsch), for the picker."""
+    return Locale.parse(code).get_display_name(code) or code
+
+
+def valid_timezone(name: str | None, fallback: str) -> str:
+    if name:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return fallback
+        else:
+            return name
+    return fallback
+
+
+def format_time(moment: datetime) -> str:
+    zone = ZoneInfo(current_timezone.get())
+    return format_datetime(moment.astimezone(zone), "medium", locale=current_language.get())
+
+
+def format_relative(moment: datetime, now: datetime) -> str:
+    return format_timedelta(
+        moment - now,
+        add_direction=True,
+        threshold=1.0,
+        locale=current_language.get(),
+    )
+
+
+def format_duration(delta: timedelta) -> str:
+    return format_timedelta(delta, threshold=1.0, locale=current_language.get())
+
+
+def group_display_name(names: Mapping[str, str]) -> str:
+    return names.get(current_language.get()) or names.get(DEFAULT_LANGUAGE) or ""

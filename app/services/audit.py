@@ -1,0 +1,51 @@
+"""The audit trail: one row per sharing action, written in the same transaction as the action.
+
+A row names who did what to which secret or invitation, and the outcome; never content, keys,
+tokens or links. Client addresses are keyed hashes and user agents are truncated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.db.tables import AuditEvent
+
+GUEST = "guest"
+ANONYMOUS = "anonymous"
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    client: str = ""  # keyed hash of the address
+    user_agent: str = ""  # first 120 characters
+
+
+async def record(
+    action: str,
+    *,
+    at: datetime,
+    actor: str,
+    outcome: str = "ok",
+    client: ClientInfo | None = None,
+    secret_id: str | None = None,
+    invitation_id: str | None = None,
+    target: str = "",
+    reason: str = "",
+) -> None:
+    client = client or ClientInfo()
+    await AuditEvent.insert(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            secret_id=secret_id,
+            invitation_id=invitation_id,
+            target=target[:320],
+            reason=reason[:60],
+            client=client.client[:16],
+            user_agent=client.user_agent[:120],
+        )
+    )

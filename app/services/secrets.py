@@ -1,0 +1,273 @@
+"""The life of a secret: create → seal → store → (link) → authorise → reveal → delete.
+
+The key is made here, returned once for the link, and never stored. Reveal runs in one
+transaction that locks the row, so concurrent reveals never exceed the allowed views; a wrong
+person or a wrong key rolls back and spends no view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import crypto
+from app.auth.identity import User
+from app.auth.rules import Recipient, check_may_address, may_open
+from app.db.engine import write_transaction
+from app.db.tables import Secret, SecretState
+from app.services import audit
+from app.services.audit import ClientInfo
+
+EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+DEFAULT_EXPIRY = timedelta(days=1)
+MAX_VIEWS = 10
+
+
+class SecretUnavailable(Exception):
+    """Unknown, used, expired or revoked: deliberately indistinguishable."""
+
+
+class NotForYou(Exception):
+    """The secret is waiting, but for someone else."""
+
+
+class WrongKey(Exception):
+    """The key in the link does not open this secret."""
+
+
+@dataclass(frozen=True)
+class CreatedSecret:
+    id: str
+    key: str  # url-safe text, for the link fragment only
+    expires_at: datetime
+    max_views: int
+
+
+@dataclass(frozen=True)
+class SecretSummary:
+    id: str
+    state: SecretState
+    creator_email: str
+    recipient: Recipient
+    created_at: datetime
+    expires_at: datetime
+    views_left: int
+    max_views: int
+    opened_at: datetime | None
+    opened_by: str | None
+    is_guest_submission: bool
+
+    def is_waiting(self, now: datetime) -> bool:
+        return self.state is SecretState.WAITING and self.expires_at > now
+
+
+@dataclass(frozen=True)
+class RevealedSecret:
+    content: str
+    views_left: int
+
+
+_SUMMARY_COLUMNS = (
+    Secret.id,
+    Secret.state,
+    Secret.creator_email,
+    Secret.recipient_email,
+    Secret.recipient_group,
+    Secret.created_at,
+    Secret.expires_at,
+    Secret.views_left,
+    Secret.max_views,
+    Secret.opened_at,
+    Secret.opened_by,
+    Secret.invitation_id,
+)
+
+
+def _summary(row: dict[str, Any]) -> SecretSummary:
+    return SecretSummary(
+        id=row["id"],
+        state=SecretState(row["state"]),
+        creator_email=row["creator_email"],
+        recipient=Recipient(email=row["recipient_email"], group=row["recipient_group"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        views_left=row["views_left"],
+        max_views=row["max_views"],
+        opened_at=row["opened_at"],
+        opened_by=row["opened_by"],
+        is_guest_submission=row["invitation_id"] is not None,
+    )
+
+
+async def create_secret(
+    *,
+    content: str,
+    recipient: Recipient,
+    creator: User,
+    expires_in: timedelta,
+    max_views: int,
+    now: datetime,
+    client: ClientInfo,
+) -> CreatedSecret:
+    check_may_address(creator, recipient)
+    secret_id = crypto.new_id()
+    key = crypto.new_key()
+    sealed = crypto.seal(content.encode(), key, secret_id.encode())
+    expires_at = now + expires_in
+    async with write_transaction():
+        await Secret.insert(
+            Secret(
+                id=secret_id,
+                state=SecretState.WAITING.value,
+                nonce=sealed.nonce,
+                ciphertext=sealed.ciphertext,
+                creator_email=creator.email,
+                creator_role=creator.role.value,
+                recipient_email=recipient.email,
+                recipient_group=recipient.group,
+                max_views=max_views,
+                views_left=max_views,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        await audit.record(
+            "secret.created",
+            at=now,
+            actor=creator.label,
+            client=client,
+            secret_id=secret_id,
+            target=recipient.label,
+        )
+    return CreatedSecret(secret_id, crypto.encode_key(key), expires_at, max_views)
+
+
+async def find_secret(secret_id: str) -> SecretSummary | None:
+    """One query, no side effect: what the link page needs to show (never the content)."""
+    if not _plausible_id(secret_id):
+        return None
+    row = await Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
+    return _summary(row) if row else None
+
+
+def _plausible_id(secret_id: str) -> bool:
+    return 0 < len(secret_id) <= 32 and all(c.isalnum() or c in "-_" for c in secret_id)
+
+
+async def reveal_secret(
+    *,
+    secret_id: str,
+    key_text: str,
+    viewer: User,
+    now: datetime,
+    client: ClientInfo,
+) -> RevealedSecret:
+    key = crypto.decode_key(key_text)
+    if not _plausible_id(secret_id):
+        raise SecretUnavailable
+    refusal: str | None = None
+    target = ""
+    try:
+        async with write_transaction() as locking:
+            query = Secret.select(
+                Secret.nonce,
+                Secret.ciphertext,
+                Secret.recipient_email,
+                Secret.recipient_group,
+                Secret.views_left,
+            ).where(
+                (Secret.id == secret_id)
+                & (Secret.state == SecretState.WAITING.value)
+                & (Secret.expires_at > now)
+            )
+            row = await (query.lock_rows() if locking else query).first()
+            if row is None or row["ciphertext"] is None:
+                raise SecretUnavailable
+            target = row["recipient_email"] or row["recipient_group"] or ""
+            if not may_open(viewer, row["recipient_email"], row["recipient_group"]):
+                refusal = "wrong_person"
+                raise NotForYou
+            if key is None:
+                refusal = "wrong_key"
+                raise WrongKey
+            try:
+                sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
+                plaintext = crypto.open_sealed(sealed, key, secret_id.encode())
+            except crypto.DecryptionError:
+                refusal = "wrong_key"
+                raise WrongKey from None
+            views_left = row["views_left"] - 1
+            await _count_view(secret_id, views_left, viewer, now)
+            await audit.record(
+                "secret.revealed",
+                at=now,
+                actor=viewer.label,
+                client=client,
+                secret_id=secret_id,
+                target=target,
+                reason="last_view" if views_left == 0 else "",
+            )
+    except (NotForYou, WrongKey):
+        # The refusal is recorded after the rollback: no view was spent.
+        await audit.record(
+            "secret.refused",
+            at=now,
+            actor=viewer.label,
+            outcome="refused",
+            client=client,
+            secret_id=secret_id,
+            target=target,
+            reason=refusal or "",
+        )
+        raise
+    return RevealedSecret(content=plaintext.decode("utf-8", errors="replace"), views_left=views_left)
+
+
+async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:
+    values: dict[Any, Any] = {
+        Secret.views_left: views_left,
+        Secret.opened_at: now,
+        Secret.opened_by: viewer.label,
+    }
+    if views_left == 0:
+        # The last view deletes the content; a tombstone remains for the creator and the audit.
+        values |= {
+            Secret.state: SecretState.OPENED.value,
+            Secret.ciphertext: None,
+            Secret.nonce: None,
+            Secret.wrapped_key: None,
+            Secret.closed_at: now,
+        }
+    await Secret.update(values).where(Secret.id == secret_id)
+
+
+async def revoke_secret(
+    *, secret_id: str, user: User, now: datetime, client: ClientInfo
+) -> bool:
+    """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
+    if not _plausible_id(secret_id) or user.email is None:
+        return False
+    async with write_transaction():
+        revoked = await (
+            Secret.update(
+                {
+                    Secret.state: SecretState.REVOKED.value,
+                    Secret.ciphertext: None,
+                    Secret.nonce: None,
+                    Secret.wrapped_key: None,
+                    Secret.closed_at: now,
+                }
+            )
+            .where(
+                (Secret.id == secret_id)
+                & (Secret.creator_email == user.email)
+                & (Secret.state == SecretState.WAITING.value)
+            )
+            .returning(Secret.id)
+        )
+        if revoked:
+            await audit.record(
+                "secret.revoked", at=now, actor=user.label, client=client, secret_id=secret_id
+            )
+    return bool(revoked)

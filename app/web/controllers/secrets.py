@@ -1,0 +1,191 @@
+"""HTTP for secrets: create, the link page (GET changes nothing), reveal in place, revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from app.auth.identity import User
+from app.auth.rules import NotAllowed, may_open
+from app.i18n import _
+from app.services import secrets
+from app.services.audit import ClientInfo, record
+from app.settings import Settings
+from app.web.forms import extract_key, parse_secret_form
+from app.web.responses import error_page, render, unavailable_page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def secret_link(settings: Settings, secret_id: str) -> str:
+    return f"{settings.base_url}/s/{secret_id}"
+
+
+def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Template:
+    return render(
+        request,
+        "sign_in_required.html",
+        status_code=401,
+        next_path=next_path,
+    )
+
+
+class SecretController(Controller):
+    @post("/secrets", status_code=200)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        user: User | None,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template | Redirect:
+        if user is None:
+            return sign_in_required(request, "/")
+        forged = data.get("recipient_email") if not user.is_staff else data.get("recipient_group")
+        if forged or user.email is None:
+            # The form never offers this: a customer addressing an email is a forged request.
+            await record(
+                "secret.create_refused",
+                at=now,
+                actor=user.label,
+                outcome="refused",
+                client=client,
+                target=str(forged or "")[:320],
+                reason="customer_addressed_email" if not user.is_staff else "staff_addressed_group",
+            )
+            return error_page(
+                request,
+                403,
+                _("Not allowed"),
+                _("You can only share with the recipients this form offers."),
+            )
+        result, form = parse_secret_form(data, user, settings)
+        if form is None:
+            return render(
+                request, "home.html", "fragments/create_form.html",
+                status_code=400, form=result,
+            )
+        try:
+            created = await secrets.create_secret(
+                content=form.content,
+                recipient=form.recipient,
+                creator=user,
+                expires_in=form.expires_in,
+                max_views=form.max_views,
+                now=now,
+                client=client,
+            )
+        except NotAllowed:
+            return error_page(request, 403, _("Not allowed"), _("You cannot share with this recipient."))
+        return render(
+            request,
+            "created.html",
+            "fragments/created.html",
+            link=secret_link(settings, created.id),
+            key=created.key,
+            created=created,
+            recipient=form.recipient,
+        )
+
+    @get("/s/{secret_id:str}")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        user: User | None,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        # Changes nothing: link previews and mail scanners must never consume a secret.
+        if user is None:
+            return sign_in_required(request, f"/s/{secret_id}")
+        summary = await secrets.find_secret(secret_id)
+        if summary is None:
+            return unavailable_page(request)
+        is_creator = user.email is not None and summary.creator_email == user.email
+        if summary.is_waiting(now) and may_open(user, summary.recipient.email, summary.recipient.group):
+            return render(request, "secret.html", secret=summary, key_error=None, now=now)
+        if is_creator:
+            return render(request, "secret_status.html", secret=summary)
+        if summary.is_waiting(now):
+            await record(
+                "secret.refused",
+                at=now,
+                actor=user.label,
+                outcome="refused",
+                client=client,
+                secret_id=summary.id,
+                target=summary.recipient.label,
+                reason="wrong_person",
+            )
+            return not_for_you(request)
+        return unavailable_page(request)
+
+    @post("/s/{secret_id:str}/reveal", status_code=200)
+    async def reveal(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        data: Form,
+        user: User | None,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        if user is None:
+            return sign_in_required(request, f"/s/{secret_id}")
+        raw_key = data.get("key")
+        key_text = extract_key(raw_key) if isinstance(raw_key, str) else ""
+        try:
+            revealed = await secrets.reveal_secret(
+                secret_id=secret_id, key_text=key_text, viewer=user, now=now, client=client
+            )
+        except secrets.SecretUnavailable:
+            return unavailable_page(request)
+        except secrets.NotForYou:
+            return not_for_you(request)
+        except secrets.WrongKey:
+            summary = await secrets.find_secret(secret_id)
+            if summary is None:
+                return unavailable_page(request)
+            return render(
+                request, "secret.html", "fragments/reveal_form.html",
+                status_code=400, secret=summary, now=now,
+                key_error=_("This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."),
+            )
+        return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
+
+    @post("/s/{secret_id:str}/revoke", status_code=200)
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        user: User | None,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        if user is None:
+            return sign_in_required(request, f"/s/{secret_id}")
+        revoked = await secrets.revoke_secret(secret_id=secret_id, user=user, now=now, client=client)
+        if not revoked:
+            return unavailable_page(request)
+        summary = await secrets.find_secret(secret_id)
+        return render(request, "secret_status.html", "fragments/secret_state.html", secret=summary)
+
+
+def not_for_you(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        403,
+        _("This secret is meant for someone else"),
+        _(
+            "You are signed in, but not as the person or team this secret was shared with. "
+            "If it should be for you, sign out and sign in with the right account."
+        ),
+    )

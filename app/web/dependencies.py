@@ -1,0 +1,69 @@
+"""Values every handler may ask for by name: `settings`, `now`, `user`, `client`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+
+from app import crypto
+from app.auth.identity import User
+from app.services.audit import ClientInfo
+from app.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def provide_now(request: Request[Any, Any, Any]) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock()
+
+
+def provide_current_user(request: Request[Any, Any, Any]) -> User | None:
+    user: User | None = request.scope.get("state", {}).get("user")
+    return user
+
+
+def provide_signed_in_user(request: Request[Any, Any, Any]) -> User:
+    user = provide_current_user(request)
+    if user is None:
+        raise NotAuthorizedException
+    return user
+
+
+def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
+    if settings.trust_proxy_headers:
+        forwarded = request.headers.get("x-forwarded-for", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client else ""
+
+
+def provide_client(request: Request[Any, Any, Any]) -> ClientInfo:
+    settings = provide_settings(request)
+    address = client_address(request, settings)
+    return ClientInfo(
+        client=crypto.pseudonymise(address, settings.secret_keys) if address else "",
+        user_agent=request.headers.get("user-agent", "")[:120],
+    )
+
+
+DEPENDENCIES: dict[str, Provide] = {
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "now": Provide(provide_now, sync_to_thread=False),
+    "user": Provide(provide_current_user, sync_to_thread=False),
+    "client": Provide(provide_client, sync_to_thread=False),
+}

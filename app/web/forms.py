@@ -1,0 +1,118 @@
+"""Parse and validate submitted forms into domain values, with translated per-field errors.
+
+A refused form is shown again with everything the person typed, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from app.auth.identity import User
+from app.auth.rules import Recipient
+from app.i18n import _
+from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
+from app.settings import Settings
+
+EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;:()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$")
+
+
+@dataclass
+class FormResult:
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class SecretForm:
+    content: str
+    recipient: Recipient
+    expires_in: timedelta
+    max_views: int
+
+
+def _text(form: Mapping[str, object], name: str, limit: int = 400) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def normalise_email(raw: str) -> str | None:
+    email = raw.strip().lower()
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
+        return None
+    return email
+
+
+def parse_content(form: Mapping[str, object], settings: Settings, result: FormResult) -> str:
+    raw = form.get("content")
+    content = raw if isinstance(raw, str) else ""
+    # Keep what was typed (bounded) so the re-shown form loses nothing.
+    result.values["content"] = content[: settings.max_secret_chars * 2]
+    if not content.strip():
+        result.errors["content"] = _("Type the secret you want to share.")
+    elif len(content) > settings.max_secret_chars:
+        result.errors["content"] = _(
+            "The secret is too long: at most %(limit)s characters (you typed %(count)s).",
+            limit=f"{settings.max_secret_chars:,}",
+            count=f"{len(content):,}",
+        )
+    return content
+
+
+def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
+    raw = _text(form, "expires_in", 20).strip() or str(int(DEFAULT_EXPIRY.total_seconds()))
+    result.values["expires_in"] = raw
+    allowed = {str(int(choice.total_seconds())): choice for choice in EXPIRY_CHOICES}
+    if raw not in allowed:
+        result.errors["expires_in"] = _("Choose how long the secret lives: 1 hour, 1 day or 7 days.")
+        return DEFAULT_EXPIRY
+    return allowed[raw]
+
+
+def parse_secret_form(form: Mapping[str, object], user: User, settings: Settings) -> tuple[FormResult, SecretForm | None]:
+    result = FormResult(values={})
+    content = parse_content(form, settings, result)
+    expires_in = parse_expiry(form, result)
+
+    raw_views = _text(form, "max_views", 20).strip() or "1"
+    result.values["max_views"] = raw_views
+    max_views = int(raw_views) if raw_views.isdigit() and len(raw_views) <= 3 else 0
+    if not 1 <= max_views <= MAX_VIEWS:
+        result.errors["max_views"] = _(
+            "Choose how many times it may be opened: 1 to %(max)s.", max=MAX_VIEWS
+        )
+
+    recipient = Recipient()
+    if user.is_staff:
+        raw_email = _text(form, "recipient_email", 400)
+        result.values["recipient_email"] = raw_email
+        email = normalise_email(raw_email)
+        if email is None:
+            result.errors["recipient_email"] = _(
+                "Type the recipient's email address, like name@example.com."
+            )
+        else:
+            recipient = Recipient(email=email)
+    else:
+        group = _text(form, "recipient_group", 80).strip()
+        result.values["recipient_group"] = group
+        if group not in settings.groups:
+            result.errors["recipient_group"] = _("Choose the team that should receive it.")
+        else:
+            recipient = Recipient(group=group)
+
+    if not result.ok:
+        return result, None
+    return result, SecretForm(content, recipient, expires_in, max_views)
+
+
+def extract_key(raw: str) -> str:
+    """Accept the bare key or the whole link pasted into the key field."""
+    text = raw.strip()
+    return text.rpartition("#")[2] if "#" in text else text

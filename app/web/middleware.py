@@ -1,0 +1,113 @@
+"""Per-request context (signed-in user, language, time zone) and the security headers."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import i18n
+from app.settings import Settings
+from app.web.sessions import SessionManager
+
+LANGUAGE_COOKIE = "safe_share_lang"
+TIMEZONE_COOKIE = "safe_share_tz"
+
+
+def content_security_policy(settings: Settings) -> str:
+    # The provider's origin is allowed as a form target only for the sign-out redirect.
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        f"form-action 'self' {settings.oidc_issuer}"
+    )
+
+
+def security_headers(settings: Settings) -> list[tuple[str, str]]:
+    headers = [
+        ("content-security-policy", content_security_policy(settings)),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ]
+    if settings.env != "development":
+        headers.append(("strict-transport-security", "max-age=63072000; includeSubDomains"))
+    return headers
+
+
+def request_cookies(scope: Scope) -> dict[str, str]:
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:
+                return {}
+            return {key: morsel.value for key, morsel in jar.items()}
+    return {}
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before_send hook, so every response gets the headers, errors and 404s included."""
+    headers = security_headers(settings)
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        mutable = MutableScopeHeaders.from_message(message)
+        for name, value in headers:
+            mutable[name] = value
+        mutable["content-language"] = i18n.current_language.get()
+        if not scope["path"].startswith("/static/"):
+            # Pages may show a secret, a link or who shared what: never cache them.
+            mutable["cache-control"] = "no-store"
+
+    return add_headers
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings, sessions: SessionManager) -> None:
+        self.app = app
+        self.settings = settings
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        cookies = request_cookies(scope)
+        session = await self.sessions.load(cookies.get(self.sessions.cookie_name, ""))
+        user = session.user if session else None
+        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state["session"] = session
+        state["user"] = user
+        language = i18n.negotiate_language(
+            self.settings.languages,
+            account=user.locale if user else None,
+            chosen=cookies.get(LANGUAGE_COOKIE),
+            accept_language=_header(scope, b"accept-language"),
+        )
+        state["language"] = language
+        language_token = i18n.current_language.set(language)
+        zone = i18n.valid_timezone(
+            (user.zoneinfo if user else None) or cookies.get(TIMEZONE_COOKIE),
+            self.settings.default_timezone,
+        )
+        zone_token = i18n.current_timezone.set(zone)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.current_language.reset(language_token)
+            i18n.current_timezone.reset(zone_token)

@@ -1,0 +1,111 @@
+"""One URL, two answers: a fragment for htmx, the whole page otherwise; and the error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.i18n import _
+
+logger = logging.getLogger("app.web")
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request[Any, Any, Any],
+    page: str,
+    fragment: str | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Template:
+    """The fragment for htmx requests (when there is one), else the page that includes it."""
+    name = fragment if fragment and is_htmx(request) else page
+    return Template(
+        template_name=name, context=context, status_code=status_code, headers=headers or {}
+    )
+
+
+def error_page(
+    request: Request[Any, Any, Any],
+    status_code: int,
+    title: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    return render(
+        request,
+        "error.html",
+        "fragments/message.html",
+        status_code=status_code,
+        headers=headers,
+        title=title,
+        message=message,
+    )
+
+
+def unavailable_page(request: Request[Any, Any, Any]) -> Template:
+    # Unknown, used, expired and revoked all answer exactly this.
+    return error_page(
+        request,
+        404,
+        _("This secret is not available"),
+        _(
+            "The link is wrong, or the secret was already opened, has expired or was revoked. "
+            "Ask the person who sent it to share it again."
+        ),
+    )
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotFoundException) or status == 404:
+        return error_page(request, 404, _("Page not found"), _("There is nothing at this address."))
+    if status == 403:
+        # Litestar's CSRF refusal lands here too.
+        return error_page(
+            request,
+            403,
+            _("Not allowed"),
+            _("This request was refused. Reload the page and try again."),
+        )
+    if status == 413:
+        return error_page(
+            request,
+            413,
+            _("Too much data"),
+            _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
+        )
+    if status == 429:
+        return error_page(
+            request,
+            429,
+            _("Too many attempts"),
+            _("Please wait a moment before you try again."),
+            headers={"retry-after": (exc.headers or {}).get("retry-after", "60")},
+        )
+    if status == 405:
+        return error_page(request, 405, _("Not allowed"), _("This address does not accept that."))
+    if status >= 500:
+        return handle_server_error(request, exc)
+    return error_page(request, status, _("Bad request"), _("Safe Share could not understand this request."))
+
+
+def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Log the type and place only: exception messages could carry request data.
+    logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.scope["path"].split("/")[1])
+    return error_page(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        _("Something went wrong"),
+        _("Safe Share could not finish this request. Nothing was shared or opened. Try again."),
+    )

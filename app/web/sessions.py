@@ -1,0 +1,96 @@
+"""Server-side sessions: a random id in an HttpOnly cookie, the data in a store (Redis or memory).
+
+The store key is a hash of the id, so a copy of the store yields no usable cookie. A new id is
+issued at every sign-in; sessions end after an idle period and after an absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.stores.base import Store
+
+from app.auth.identity import User
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PENDING_LOGIN_SECONDS = 600
+
+
+def session_cookie_name(settings: Settings) -> str:
+    # The __Host- prefix pins the cookie to this host and path, but needs Secure.
+    return "__Host-safe_share" if settings.secure_cookies else "safe_share_session"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user: User
+    id_token: str | None
+
+
+def _key(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+class SessionManager:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.cookie_name = session_cookie_name(settings)
+
+    async def load(self, session_id: str) -> Session | None:
+        if not session_id or len(session_id) > 100:
+            return None
+        try:
+            raw = await self.store.get(
+                _key("session", session_id), renew_for=self.settings.session_idle_seconds
+            )
+        except Exception:  # a broken store means "not signed in", never a 500
+            logger.warning("session store unavailable", exc_info=False)
+            return None
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if time.time() - data["created"] > self.settings.session_absolute_seconds:
+            await self.destroy(session_id)
+            return None
+        return Session(session_id, User.from_session(data["user"]), data.get("id_token"))
+
+    async def create(self, user: User, id_token: str | None) -> str:
+        session_id = secrets.token_urlsafe(32)
+        payload = {"user": user.to_session(), "id_token": id_token, "created": time.time()}
+        await self.store.set(
+            _key("session", session_id),
+            json.dumps(payload),
+            expires_in=self.settings.session_idle_seconds,
+        )
+        return session_id
+
+    async def destroy(self, session_id: str) -> None:
+        try:
+            await self.store.delete(_key("session", session_id))
+        except Exception:
+            logger.warning("session store unavailable while signing out", exc_info=False)
+
+    async def save_pending_login(self, state: str, data: dict[str, Any]) -> None:
+        await self.store.set(
+            _key("login", state), json.dumps(data), expires_in=PENDING_LOGIN_SECONDS
+        )
+
+    async def pop_pending_login(self, state: str) -> dict[str, Any] | None:
+        """Single use: a replayed callback finds nothing."""
+        key = _key("login", state)
+        raw = await self.store.get(key)
+        if raw is None:
+            return None
+        await self.store.delete(key)
+        loaded: dict[str, Any] = json.loads(raw)
+        return loaded
