@@ -56,7 +56,9 @@ def run_identity_provider(
 ) -> Iterator[str]:
     """Serve the provider in a thread; yields its issuer URL."""
     server = werkzeug.serving.make_server(host, port, make_identity_app(dev_groups), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"

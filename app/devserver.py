@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from contextlib import nullcontext
 
 import uvicorn
 
@@ -33,9 +34,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     external_idp = bool(env.get("SAFE_SHARE_OIDC_ISSUER"))
-    with run_identity_provider(
-        port=DEV_IDP_PORT, dev_groups=parse_dev_groups(env.get("SAFE_SHARE_DEV_GROUPS", ""))
-    ) if not external_idp else _no_provider() as issuer:
+    provider = (
+        nullcontext("")
+        if external_idp
+        else run_identity_provider(
+            port=DEV_IDP_PORT, dev_groups=parse_dev_groups(env.get("SAFE_SHARE_DEV_GROUPS", ""))
+        )
+    )
+    with provider as issuer:
         if issuer:
             env["SAFE_SHARE_OIDC_ISSUER"] = issuer
         settings = load_settings(env)
@@ -44,14 +50,6 @@ def main() -> None:
         asyncio.run(apply_migrations(settings.database_url))
         print(f"Safe Share: {settings.base_url}  (sign-in: {settings.oidc_issuer})", flush=True)
         uvicorn.run(create_app(settings), host="127.0.0.1", port=8000, log_level="info")
-
-
-class _no_provider:
-    def __enter__(self) -> str:
-        return ""
-
-    def __exit__(self, *args: object) -> None:
-        return None
 
 
 if __name__ == "__main__":

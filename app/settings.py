@@ -1,4 +1,7 @@
-"""Settings: read from the environment once, validated, then injected. Nothing else reads os.environ."""
+"""Settings: read from the environment once, validated, then injected.
+
+Nothing else reads os.environ.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -100,7 +104,7 @@ def _groups(raw: str | None) -> Mapping[str, Mapping[str, str]]:
     )
     if not valid or not parsed:
         raise SettingsError(f'{PREFIX}GROUPS must look like {{"service": {{"en": "Service"}}}}')
-    return parsed
+    return cast(Mapping[str, Mapping[str, str]], parsed)
 
 
 def _timezone(name: str) -> str:
@@ -111,7 +115,9 @@ def _timezone(name: str) -> str:
     return name
 
 
-def load_settings(env: Mapping[str, str] | None = None, dev_dir: Path = DEFAULT_DEV_DIR) -> Settings:
+def load_settings(
+    env: Mapping[str, str] | None = None, dev_dir: Path = DEFAULT_DEV_DIR
+) -> Settings:
     env = os.environ if env is None else env
 
     def get(name: str, default: str | None = None) -> str | None:

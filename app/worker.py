@@ -43,9 +43,9 @@ async def on_shutdown(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [sweep_job]
+    functions = (sweep_job,)
     # unique: with two workers, arq runs each minute's sweep once (the sweep is safe twice anyway)
-    cron_jobs = [cron(sweep_job, second=0, unique=True, timeout=50)]
+    cron_jobs = (cron(sweep_job, second=0, unique=True, timeout=50),)
     on_startup = on_startup
     on_shutdown = on_shutdown
     max_jobs = 2
@@ -59,9 +59,15 @@ def redis_settings(settings: Settings) -> RedisSettings:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings()
-    run_worker(WorkerSettings, redis_settings=redis_settings(settings), ctx={"settings": settings})
+    run_worker(
+        WorkerSettings,  # type: ignore[arg-type]  # arq's settings are a plain class by design
+        redis_settings=redis_settings(settings),
+        ctx={"settings": settings},
+    )
 
 
 if __name__ == "__main__":

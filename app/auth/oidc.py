@@ -92,7 +92,9 @@ class OidcClient:
             raise SignInError("userinfo subject mismatch")
         return {**dict(userinfo), **dict(id_claims)}, token.get("id_token")
 
-    async def end_session_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
+    async def end_session_url(
+        self, id_token: str | None, post_logout_redirect_uri: str
+    ) -> str | None:
         try:
             metadata = await self._metadata()
         except Exception:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
 
 from app.db.tables import TABLES, Secret
 
@@ -30,21 +31,24 @@ def is_postgres(engine: Engine[Any]) -> bool:
 
 def bind_engine(engine: Engine[Any]) -> None:
     """Point every table (and Piccolo's own migration machinery) at this engine."""
+    from piccolo.apps.migrations.tables import Migration
+
     from app.db import piccolo_conf
 
     piccolo_conf.DB = engine
-    for table in TABLES:
+    tables: list[type[Table]] = [*TABLES, Migration]
+    for table in tables:
         table._meta.db = engine
 
 
 async def start(engine: Engine[Any]) -> None:
     bind_engine(engine)
-    if is_postgres(engine):
+    if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=10)
 
 
 async def stop(engine: Engine[Any]) -> None:
-    if is_postgres(engine):
+    if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
 
 

@@ -1,5 +1,7 @@
 """Piccolo's configuration module: the engine comes from the validated settings."""
 
+from typing import Any
+
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 
@@ -7,6 +9,6 @@ from app.db.engine import create_engine
 from app.settings import load_settings
 
 # Reassigned by app.db.engine.bind_engine, so migrations run against the engine in use.
-DB: Engine = create_engine(load_settings().database_url)
+DB: Engine[Any] = create_engine(load_settings().database_url)
 
 APP_REGISTRY = AppRegistry(apps=["app.db.piccolo_app"])

@@ -221,7 +221,9 @@ async def reveal_secret(
             reason=refusal or "",
         )
         raise
-    return RevealedSecret(content=plaintext.decode("utf-8", errors="replace"), views_left=views_left)
+    return RevealedSecret(
+        content=plaintext.decode("utf-8", errors="replace"), views_left=views_left
+    )
 
 
 async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:
@@ -242,9 +244,7 @@ async def _count_view(secret_id: str, views_left: int, viewer: User, now: dateti
     await Secret.update(values).where(Secret.id == secret_id)
 
 
-async def revoke_secret(
-    *, secret_id: str, user: User, now: datetime, client: ClientInfo
-) -> bool:
+async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
     if not _plausible_id(secret_id) or user.email is None:
         return False

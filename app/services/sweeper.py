@@ -46,12 +46,24 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
             .returning(Invitation.id, Invitation.creator_email)
         )
         events = [
-            AuditEvent(at=now, actor=SYSTEM, action="secret.expired", outcome="ok",
-                       secret_id=row["id"], target=row["creator_email"])
+            AuditEvent(
+                at=now,
+                actor=SYSTEM,
+                action="secret.expired",
+                outcome="ok",
+                secret_id=row["id"],
+                target=row["creator_email"],
+            )
             for row in expired_secrets
         ] + [
-            AuditEvent(at=now, actor=SYSTEM, action="invitation.expired", outcome="ok",
-                       invitation_id=row["id"], target=row["creator_email"])
+            AuditEvent(
+                at=now,
+                actor=SYSTEM,
+                action="invitation.expired",
+                outcome="ok",
+                invitation_id=row["id"],
+                target=row["creator_email"],
+            )
             for row in expired_invitations
         ]
         if events:

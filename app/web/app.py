@@ -1,4 +1,4 @@
-"""The application factory: wires settings, database, sessions, templates and routes in one place."""
+"""The application factory: settings, database, sessions, templates and routes, wired once."""
 
 from __future__ import annotations
 
@@ -121,7 +121,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     return Litestar(
         route_handlers=[PageController, SecretController, AuthController, serve_static],
         dependencies=DEPENDENCIES,
-        middleware=[DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)],
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)
+        ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings)],
         template_config=templates,

@@ -16,7 +16,9 @@ from app.i18n import _
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
 from app.settings import Settings
 
-EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;:()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$")
+EMAIL_PATTERN = re.compile(
+    r"^[^@\s<>\"',;:()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$"
+)
 
 
 @dataclass
@@ -70,12 +72,16 @@ def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
     result.values["expires_in"] = raw
     allowed = {str(int(choice.total_seconds())): choice for choice in EXPIRY_CHOICES}
     if raw not in allowed:
-        result.errors["expires_in"] = _("Choose how long the secret lives: 1 hour, 1 day or 7 days.")
+        result.errors["expires_in"] = _(
+            "Choose how long the secret lives: 1 hour, 1 day or 7 days."
+        )
         return DEFAULT_EXPIRY
     return allowed[raw]
 
 
-def parse_secret_form(form: Mapping[str, object], user: User, settings: Settings) -> tuple[FormResult, SecretForm | None]:
+def parse_secret_form(
+    form: Mapping[str, object], user: User, settings: Settings
+) -> tuple[FormResult, SecretForm | None]:
     result = FormResult(values={})
     content = parse_content(form, settings, result)
     expires_in = parse_expiry(form, result)

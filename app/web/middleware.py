@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
@@ -84,13 +85,13 @@ class RequestContextMiddleware:
         self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+        if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
         cookies = request_cookies(scope)
         session = await self.sessions.load(cookies.get(self.sessions.cookie_name, ""))
         user = session.user if session else None
-        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state: dict[str, Any] = scope.setdefault("state", {})
         state["session"] = session
         state["user"] = user
         language = i18n.negotiate_language(

@@ -97,12 +97,19 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return error_page(request, 405, _("Not allowed"), _("This address does not accept that."))
     if status >= 500:
         return handle_server_error(request, exc)
-    return error_page(request, status, _("Bad request"), _("Safe Share could not understand this request."))
+    return error_page(
+        request, status, _("Bad request"), _("Safe Share could not understand this request.")
+    )
 
 
 def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Log the type and place only: exception messages could carry request data.
-    logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.scope["path"].split("/")[1])
+    logger.error(
+        "unhandled %s on %s %s",
+        type(exc).__name__,
+        request.method,
+        request.scope["path"].split("/")[1],
+    )
     return error_page(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,

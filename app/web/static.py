@@ -7,6 +7,7 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
@@ -45,7 +46,7 @@ class StaticFiles:
 
 
 @get("/static/{name:str}", include_in_schema=False, sync_to_thread=False)
-def serve_static(request: Request[object, object, object], name: str) -> Response[bytes]:
+def serve_static(request: Request[Any, Any, Any], name: str) -> Response[bytes]:
     files: StaticFiles = request.app.state.static_files
     found = files.files.get(name)
     if found is None:

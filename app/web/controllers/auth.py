@@ -70,7 +70,9 @@ class AuthController(Controller):
                 request,
                 503,
                 _("Sign-in is unavailable"),
-                _("The Prowise Account service cannot be reached right now. Try again in a minute."),
+                _(
+                    "The Prowise Account service cannot be reached right now. Try again in a minute."
+                ),
             )
         # The state also goes into a cookie, so only the browser that started can finish.
         return Redirect(
@@ -94,8 +96,10 @@ class AuthController(Controller):
         sessions: SessionManager = request.app.state.sessions
         cookie_state = request.cookies.get(LOGIN_STATE_COOKIE, "")
         pending = None
-        if oidc_state and cookie_state and hmac.compare_digest(
-            oidc_state.encode(), cookie_state.encode()
+        if (
+            oidc_state
+            and cookie_state
+            and hmac.compare_digest(oidc_state.encode(), cookie_state.encode())
         ):
             pending = await sessions.pop_pending_login(oidc_state)
         try:
@@ -109,13 +113,21 @@ class AuthController(Controller):
             )
             user = user_from_claims(claims, settings)
         except (SignInError, KeyError) as exc:
-            await record("signin", at=now, actor="anonymous", outcome="refused", client=client,
-                         reason=str(exc)[:60])
+            await record(
+                "signin",
+                at=now,
+                actor="anonymous",
+                outcome="refused",
+                client=client,
+                reason=str(exc)[:60],
+            )
             return error_page(
                 request,
                 400,
                 _("Sign-in did not work"),
-                _("The answer from the Prowise Account could not be verified. Please sign in again."),
+                _(
+                    "The answer from the Prowise Account could not be verified. Please sign in again."
+                ),
             )
         old: Session | None = request.scope.get("state", {}).get("session")
         if old is not None:
@@ -126,7 +138,9 @@ class AuthController(Controller):
             pending["next"],
             status_code=303,
             cookies=[
-                _cookie(settings, sessions.cookie_name, session_id, settings.session_absolute_seconds),
+                _cookie(
+                    settings, sessions.cookie_name, session_id, settings.session_absolute_seconds
+                ),
                 Cookie(key=LOGIN_STATE_COOKIE, value="", max_age=0, path="/auth"),
             ],
         )

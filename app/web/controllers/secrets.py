@@ -69,8 +69,11 @@ class SecretController(Controller):
         result, form = parse_secret_form(data, user, settings)
         if form is None:
             return render(
-                request, "home.html", "fragments/create_form.html",
-                status_code=400, form=result,
+                request,
+                "home.html",
+                "fragments/create_form.html",
+                status_code=400,
+                form=result,
             )
         try:
             created = await secrets.create_secret(
@@ -83,7 +86,9 @@ class SecretController(Controller):
                 client=client,
             )
         except NotAllowed:
-            return error_page(request, 403, _("Not allowed"), _("You cannot share with this recipient."))
+            return error_page(
+                request, 403, _("Not allowed"), _("You cannot share with this recipient.")
+            )
         return render(
             request,
             "created.html",
@@ -110,7 +115,9 @@ class SecretController(Controller):
         if summary is None:
             return unavailable_page(request)
         is_creator = user.email is not None and summary.creator_email == user.email
-        if summary.is_waiting(now) and may_open(user, summary.recipient.email, summary.recipient.group):
+        if summary.is_waiting(now) and may_open(
+            user, summary.recipient.email, summary.recipient.group
+        ):
             return render(request, "secret.html", secret=summary, key_error=None, now=now)
         if is_creator:
             return render(request, "secret_status.html", secret=summary)
@@ -155,9 +162,15 @@ class SecretController(Controller):
             if summary is None:
                 return unavailable_page(request)
             return render(
-                request, "secret.html", "fragments/reveal_form.html",
-                status_code=400, secret=summary, now=now,
-                key_error=_("This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."),
+                request,
+                "secret.html",
+                "fragments/reveal_form.html",
+                status_code=400,
+                secret=summary,
+                now=now,
+                key_error=_(
+                    "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
+                ),
             )
         return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
 
@@ -172,7 +185,9 @@ class SecretController(Controller):
     ) -> Template:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
-        revoked = await secrets.revoke_secret(secret_id=secret_id, user=user, now=now, client=client)
+        revoked = await secrets.revoke_secret(
+            secret_id=secret_id, user=user, now=now, client=client
+        )
         if not revoked:
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)

@@ -1,0 +1,19 @@
+#!/bin/sh
+# web: apply migrations, then serve. worker: run the arq expiry sweeper.
+set -eu
+case "${1:-web}" in
+  web)
+    python -m app.db.migrate
+    exec uvicorn --factory app.web.app:create_app --host 0.0.0.0 --port 8000 \
+      --workers "${WEB_CONCURRENCY:-2}" --proxy-headers --no-server-header
+    ;;
+  worker)
+    exec python -m app.worker
+    ;;
+  migrate)
+    exec python -m app.db.migrate
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac

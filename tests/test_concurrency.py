@@ -1,0 +1,79 @@
+"""Concurrent reveals against real PostgreSQL never yield more views than allowed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from piccolo.engine.base import Engine
+
+from app.auth.identity import Role, User
+from app.auth.rules import Recipient
+from app.db.engine import create_engine, start, stop
+from app.db.tables import AuditEvent, Invitation, Secret
+from app.services import secrets
+from app.services.audit import ClientInfo
+
+STAFF = User("s", "alice@prowise.com", "Alice", Role.STAFF, frozenset(), None, None)
+CUSTOMER = User("c", "bob@example.com", "Bob", Role.CUSTOMER, frozenset(), None, None)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pg(postgres_url: str) -> AsyncIterator[Engine[Any]]:
+    engine = create_engine(postgres_url)
+    await start(engine)
+    for table in (Secret, Invitation, AuditEvent):
+        await table.delete(force=True)
+    yield engine
+    await stop(engine)
+
+
+async def _race(views: int, attempts: int = 50) -> tuple[int, int]:
+    created = await secrets.create_secret(
+        content="race me",
+        recipient=Recipient(email=CUSTOMER.email),
+        creator=STAFF,
+        expires_in=timedelta(hours=1),
+        max_views=views,
+        now=NOW,
+        client=ClientInfo(),
+    )
+
+    async def attempt() -> bool:
+        try:
+            await secrets.reveal_secret(
+                secret_id=created.id,
+                key_text=created.key,
+                viewer=CUSTOMER,
+                now=NOW,
+                client=ClientInfo(),
+            )
+        except secrets.SecretUnavailable:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt() for _ in range(attempts)))
+    revealed_events = await AuditEvent.count().where(
+        (AuditEvent.action == "secret.revealed") & (AuditEvent.secret_id == created.id)
+    )
+    return sum(results), revealed_events
+
+
+@pytest.mark.postgres
+async def test_one_view_secret_is_revealed_exactly_once_under_50_concurrent_reveals(
+    pg: Engine[Any],
+) -> None:
+    assert await _race(views=1) == (1, 1)
+
+
+@pytest.mark.postgres
+async def test_three_view_secret_is_revealed_exactly_three_times_under_50_concurrent_reveals(
+    pg: Engine[Any],
+) -> None:
+    assert await _race(views=3) == (3, 3)
+    row = await Secret.select(Secret.ciphertext, Secret.state).first()
+    assert row == {"ciphertext": None, "state": "opened"}

@@ -1,0 +1,154 @@
+"""The expiry sweep: in-process on both databases, and as the arq job against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.worker import Worker
+from piccolo.engine.base import Engine
+
+from app.auth.identity import Role, User
+from app.auth.rules import Recipient
+from app.db.tables import AuditEvent, Invitation, Secret
+from app.services import secrets
+from app.services.audit import ClientInfo
+from app.services.sweeper import sweep
+from app.settings import load_settings
+from app.worker import WorkerSettings, sweep_job
+
+STAFF = User("s", "alice@prowise.com", "Alice", Role.STAFF, frozenset(), None, None)
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+async def _make(now: datetime, hours: float, n: int = 1) -> list[str]:
+    ids = []
+    for _ in range(n):
+        created = await secrets.create_secret(
+            content="x",
+            recipient=Recipient(email="bob@example.com"),
+            creator=STAFF,
+            expires_in=timedelta(hours=hours),
+            max_views=1,
+            now=now,
+            client=ClientInfo(),
+        )
+        ids.append(created.id)
+    return ids
+
+
+async def test_sweep_deletes_expired_content_and_keeps_a_tombstone(engine: Engine[Any]) -> None:
+    now = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    expired = await _make(now - timedelta(hours=2), 1)
+    waiting = await _make(now, 1)
+    result = await sweep(now, timedelta(days=365))
+    assert result.secrets_expired == 1
+    rows = {r["id"]: r for r in await Secret.select()}
+    assert rows[expired[0]]["state"] == "expired"
+    assert rows[expired[0]]["ciphertext"] is None
+    assert rows[waiting[0]]["state"] == "waiting"
+    assert rows[waiting[0]]["ciphertext"] is not None
+    events = await AuditEvent.select(AuditEvent.action, AuditEvent.secret_id).where(
+        AuditEvent.action == "secret.expired"
+    )
+    assert events == [{"action": "secret.expired", "secret_id": expired[0]}]
+    # idempotent: a second sweep changes and audits nothing more
+    again = await sweep(now, timedelta(days=365))
+    assert again.secrets_expired == 0
+    assert await AuditEvent.count().where(AuditEvent.action == "secret.expired") == 1
+
+
+async def test_sweep_prunes_audit_rows_past_retention(engine: Engine[Any]) -> None:
+    await _make(LONG_AGO, 1)
+    now = datetime(2026, 2, 1, tzinfo=UTC)
+    result = await sweep(now, timedelta(days=365))
+    assert result.audit_rows_pruned == 1  # the old "created" row
+    assert await AuditEvent.count().where(AuditEvent.at < now - timedelta(days=365)) == 0
+
+
+@pytest.mark.redis
+async def test_arq_worker_runs_the_sweep_against_real_redis(
+    engine: Engine[Any], redis_url: str, database_url: str
+) -> None:
+    expired = await _make(datetime.now(UTC) - timedelta(days=2), 1, n=3)
+    redis_settings = RedisSettings.from_dsn(redis_url)
+    pool = await create_pool(redis_settings)
+    queue = f"safe-share-test-{id(engine)}"
+    await pool.enqueue_job("sweep_job", _queue_name=queue)
+    worker = Worker(
+        functions=[sweep_job],
+        redis_settings=redis_settings,
+        burst=True,
+        queue_name=queue,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        ctx={
+            "settings": load_settings(
+                {"SAFE_SHARE_DATABASE_URL": database_url, "SAFE_SHARE_SECRET_KEY": "k" * 32}
+            )
+        },
+        handle_signals=False,
+        poll_delay=0.05,
+    )
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+        await pool.aclose()
+    assert worker.jobs_complete == 1
+    assert worker.jobs_failed == 0
+    # the worker's engine replaced ours on the tables; bind ours back for the check
+    from app.db.engine import bind_engine
+
+    bind_engine(engine)
+    states = {r["state"] for r in await Secret.select(Secret.state).where(Secret.id.is_in(expired))}
+    assert states == {"expired"}
+
+
+async def test_two_concurrent_sweeps_expire_each_secret_once(engine: Engine[Any]) -> None:
+    now = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    rows = [
+        Secret(
+            id=f"bulk{i:06d}",
+            state="waiting",
+            nonce=b"n",
+            ciphertext=b"c",
+            creator_email="alice@prowise.com",
+            creator_role="staff",
+            recipient_email="bob@example.com",
+            max_views=1,
+            views_left=1,
+            created_at=now - timedelta(days=2),
+            expires_at=now - timedelta(days=1),
+        )
+        for i in range(1000)
+    ]
+    await Secret.insert(*rows)
+    first, second = await asyncio.gather(
+        sweep(now, timedelta(days=365)), sweep(now, timedelta(days=365))
+    )
+    assert first.secrets_expired + second.secrets_expired == 1000
+    assert await AuditEvent.count().where(AuditEvent.action == "secret.expired") == 1000
+    assert await Secret.count().where(Secret.ciphertext.is_not_null()) == 0
+
+
+async def test_sweep_expires_open_invitations(engine: Engine[Any]) -> None:
+    now = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+    await Invitation.insert(
+        Invitation(
+            id="inv1",
+            token_hash="h" * 64,
+            creator_email="alice@prowise.com",
+            label="",
+            state="open",
+            created_at=now - timedelta(days=2),
+            expires_at=now - timedelta(days=1),
+        )
+    )
+    result = await sweep(now, timedelta(days=365))
+    assert result.invitations_expired == 1
+    assert (await Invitation.select(Invitation.state).first()) == {"state": "expired"}
