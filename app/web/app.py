@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     i18n.load_catalogues(settings.languages)
     engine = create_engine(settings.database_url)
     static_files = StaticFiles()
-    sessions = SessionManager(make_store(settings), settings)
+    sessions = SessionManager(make_store(settings), settings, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

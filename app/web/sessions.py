@@ -10,8 +10,9 @@ import hashlib
 import json
 import logging
 import secrets
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from litestar.stores.base import Store
@@ -41,9 +42,10 @@ def _key(kind: str, value: str) -> str:
 
 
 class SessionManager:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.settings = settings
+        self.clock = clock
         self.cookie_name = session_cookie_name(settings)
 
     async def load(self, session_id: str) -> Session | None:
@@ -59,14 +61,18 @@ class SessionManager:
         if raw is None:
             return None
         data = json.loads(raw)
-        if time.time() - data["created"] > self.settings.session_absolute_seconds:
+        if self.clock().timestamp() - data["created"] > self.settings.session_absolute_seconds:
             await self.destroy(session_id)
             return None
         return Session(session_id, User.from_session(data["user"]), data.get("id_token"))
 
     async def create(self, user: User, id_token: str | None) -> str:
         session_id = secrets.token_urlsafe(32)
-        payload = {"user": user.to_session(), "id_token": id_token, "created": time.time()}
+        payload = {
+            "user": user.to_session(),
+            "id_token": id_token,
+            "created": self.clock().timestamp(),
+        }
         await self.store.set(
             _key("session", session_id),
             json.dumps(payload),

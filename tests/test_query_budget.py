@@ -1,0 +1,95 @@
+"""Speed is a feature: SQL statements per request are counted on real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from piccolo.engine.postgres import PostgresEngine
+
+from tests.support import create_secret, csrf_headers, prime_csrf, sign_in
+
+STAFF = "alice@prowise.com"
+CUSTOMER = "bob@example.com"
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @contextmanager
+    def counting(self) -> Iterator[list[str]]:
+        self.statements.clear()
+        yield self.statements
+
+
+@pytest.fixture
+def counter(running_app: Litestar, monkeypatch: pytest.MonkeyPatch) -> StatementCounter:
+    """Counts every statement the app's engine sends (transaction control aside)."""
+    original = PostgresEngine.run_querystring
+    counter = StatementCounter()
+
+    async def counted(self: PostgresEngine, querystring: Any, in_pool: bool = True) -> Any:
+        if self is running_app.state.engine:
+            counter.statements.append(str(querystring).split()[0].upper())
+        return await original(self, querystring, in_pool=in_pool)
+
+    monkeypatch.setattr(PostgresEngine, "run_querystring", counted)
+    return counter
+
+
+async def test_reveal_takes_at_most_three_statements(
+    client: httpx.AsyncClient,
+    new_client: Callable[[], httpx.AsyncClient],
+    issuer: str,
+    counter: StatementCounter,
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    secret_id, key = await create_secret(client, recipient_email=CUSTOMER, max_views="2")
+    customer = new_client()
+    await sign_in(customer, issuer, CUSTOMER)
+    await prime_csrf(customer)
+    for _ in range(2):  # a counted view and the last, deleting view
+        with counter.counting() as statements:
+            response = await customer.post(
+                f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(customer, True)
+            )
+        assert response.status_code == 200
+        assert len(statements) <= 3, statements
+    print("statements per reveal:", statements)
+
+
+async def test_page_views_take_at_most_two_statements(
+    client: httpx.AsyncClient,
+    new_client: Callable[[], httpx.AsyncClient],
+    issuer: str,
+    counter: StatementCounter,
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    secret_id, _key = await create_secret(client, recipient_email=CUSTOMER)
+    customer = new_client()
+    await sign_in(customer, issuer, CUSTOMER)
+    for path in ("/", f"/s/{secret_id}"):
+        with counter.counting() as statements:
+            response = await customer.get(path)
+        assert response.status_code == 200
+        assert len(statements) <= 2, (path, statements)
+
+
+async def test_create_takes_one_transaction_of_two_statements(
+    client: httpx.AsyncClient, issuer: str, counter: StatementCounter
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    with counter.counting() as statements:
+        await create_secret(client, recipient_email=CUSTOMER)
+    assert statements == ["INSERT", "INSERT"]
