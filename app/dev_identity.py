@@ -28,7 +28,8 @@ def parse_dev_groups(raw: str) -> dict[str, list[str]]:
 
 
 def make_identity_app(dev_groups: Mapping[str, list[str]] | None = None) -> Flask:
-    app = Flask("safe_share_dev_identity")
+    # Rooted in the mock's package, so Flask finds its sign-in page templates.
+    app = Flask("oidc_provider_mock._app")
     app.secret_key = b"dev-only"
     init_app(app, require_nonce=True)
     groups = dict(dev_groups or {})
