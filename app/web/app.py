@@ -62,12 +62,14 @@ def configure_templates(env: Environment, static_files: StaticFiles, settings: S
     )
 
 
-async def run_sweeper_in_process(settings: Settings, clock: Clock) -> None:
+async def run_sweeper_in_process(settings: Settings, clock: Clock, store: Store) -> None:
     """Without Redis there is no arq worker, so the app sweeps on a timer itself."""
     retention = timedelta(days=settings.audit_retention_days)
     while True:
         try:
             await sweep(clock(), retention)
+            if isinstance(store, MemoryStore):
+                await store.delete_expired()  # abandoned sign-ins and idle sessions
         except Exception as exc:
             logger.warning("in-process sweep failed: %s", type(exc).__name__)
         await asyncio.sleep(settings.sweep_interval_seconds)
@@ -86,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         sweeper = (
             None
             if settings.redis_url
-            else asyncio.create_task(run_sweeper_in_process(settings, clock))
+            else asyncio.create_task(run_sweeper_in_process(settings, clock, sessions.store))
         )
         try:
             yield
