@@ -604,3 +604,24 @@ async def test_no_log_record_contains_the_token_or_the_content(
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "httpx")
     assert token not in logged
     assert "log-marker-5" not in logged
+
+
+async def test_htmx_create_refreshes_the_open_list_and_the_full_page_shows_the_link(
+    client: httpx.AsyncClient, issuer: str
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    for htmx, label in ((True, "first-label"), (False, "second-label")):
+        response = await client.post(
+            "/invitations",
+            data={"label": label, "expires_in": "3600"},
+            headers=csrf_headers(client, htmx),
+        )
+        assert response.status_code == 200
+        assert INVITATION_LINK.search(response.text)
+        assert ("<html" in response.text) is not htmx
+        assert ('hx-swap-oob="true"' in response.text) is htmx
+    overview = await client.get("/invitations")
+    assert "first-label" in overview.text
+    assert "second-label" in overview.text
+    assert INVITATION_LINK.search(overview.text) is None  # the link is shown only once

@@ -23,7 +23,7 @@ from app.services.secrets import NotForYou, SecretUnavailable
 from app.settings import Settings
 from app.web.controllers.secrets import not_for_you, sign_in_required
 from app.web.forms import FormResult, parse_guest_form, parse_invitation_form
-from app.web.responses import error_page, render, unavailable_page
+from app.web.responses import error_page, is_htmx, render, unavailable_page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 INVITATIONS_PATH = "/invitations"
@@ -117,6 +117,9 @@ class InvitationController(Controller):
             link=invitation_link(settings, created.token),
             created=created,
             label=form.label,
+            # htmx swaps the form only; the list below it is refreshed out of band.
+            oob=is_htmx(request),
+            open_invitations=await invitations.list_open_invitations(user, now),
         )
 
     @post(INVITATIONS_PATH + "/{invitation_id:str}/revoke", status_code=200)
