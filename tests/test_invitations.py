@@ -554,6 +554,15 @@ async def test_staff_revoke_only_their_own_unused_invitations(
     assert stolen.status_code == 404
     assert (await new_client().get(f"/i/{token}")).status_code == 200
 
+    customer = new_client()
+    await sign_in(customer, issuer, CUSTOMER)
+    await prime_csrf(customer)
+    refused = await customer.post(
+        f"/invitations/{ids['open']}/revoke", headers=csrf_headers(customer)
+    )
+    assert refused.status_code == 403
+    assert (await new_client().get(f"/i/{token}")).status_code == 200
+
     late = await client.post(f"/invitations/{ids['used']}/revoke", headers=csrf_headers(client))
     assert late.status_code == 404
 
