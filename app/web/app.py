@@ -27,6 +27,7 @@ from app.db.engine import create_engine, start, stop
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, Settings, load_settings
 from app.web.controllers.auth import AuthController
+from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
@@ -121,7 +122,13 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "oidc": OidcClient(settings),
     }
     return Litestar(
-        route_handlers=[PageController, SecretController, AuthController, serve_static],
+        route_handlers=[
+            PageController,
+            SecretController,
+            InvitationController,
+            AuthController,
+            serve_static,
+        ],
         dependencies=DEPENDENCIES,
         middleware=[
             DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from app.auth.identity import User
 from app.auth.rules import Recipient
 from app.i18n import _
+from app.services import invitations
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
 from app.settings import Settings
 
@@ -122,3 +123,41 @@ def extract_key(raw: str) -> str:
     """Accept the bare key or the whole link pasted into the key field."""
     text = raw.strip()
     return text.rpartition("#")[2] if "#" in text else text
+
+
+@dataclass(frozen=True)
+class InvitationForm:
+    label: str
+    expires_in: timedelta
+
+
+def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, InvitationForm | None]:
+    result = FormResult(values={})
+    raw_label = _text(form, "label", invitations.MAX_LABEL_CHARS * 2)
+    result.values["label"] = raw_label
+    # One line of plain text: control characters (line breaks included) become spaces.
+    label = " ".join("".join(c if c.isprintable() else " " for c in raw_label).split())
+    if len(label) > invitations.MAX_LABEL_CHARS:
+        result.errors["label"] = _(
+            "The label is too long: at most %(limit)s characters.",
+            limit=invitations.MAX_LABEL_CHARS,
+        )
+    default = str(int(invitations.DEFAULT_EXPIRY.total_seconds()))
+    raw_expiry = _text(form, "expires_in", 20).strip() or default
+    result.values["expires_in"] = raw_expiry
+    allowed = {str(int(choice.total_seconds())): choice for choice in invitations.EXPIRY_CHOICES}
+    if raw_expiry not in allowed:
+        result.errors["expires_in"] = _(
+            "Choose how long the invitation stays open: 1 hour, 1 day or 7 days."
+        )
+    if not result.ok:
+        return result, None
+    return result, InvitationForm(label, allowed[raw_expiry])
+
+
+def parse_guest_form(
+    form: Mapping[str, object], settings: Settings
+) -> tuple[FormResult, str | None]:
+    result = FormResult(values={})
+    content = parse_content(form, settings, result)
+    return result, (content if result.ok else None)

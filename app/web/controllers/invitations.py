@@ -1,0 +1,232 @@
+"""HTTP for guest invitations: staff invite and receive; a guest sends one secret without an account.
+
+The guest's token is in the path (/i/<token>) so the link works without JavaScript; nothing
+here logs a path, and every answer for a dead invitation is the same page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from app.auth.identity import User
+from app.auth.rules import may_invite
+from app.i18n import _
+from app.services import invitations
+from app.services.audit import ClientInfo, record
+from app.services.secrets import NotForYou, SecretUnavailable
+from app.settings import Settings
+from app.web.controllers.secrets import not_for_you, sign_in_required
+from app.web.forms import FormResult, parse_guest_form, parse_invitation_form
+from app.web.responses import error_page, is_htmx, render, unavailable_page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+INVITATIONS_PATH = "/invitations"
+
+
+def invitation_link(settings: Settings, token: str) -> str:
+    return f"{settings.base_url}/i/{token}"
+
+
+def invitation_unavailable(request: Request[Any, Any, Any]) -> Template:
+    # Used, expired, revoked and unknown all answer exactly this.
+    return error_page(
+        request,
+        404,
+        _("This invitation is not available"),
+        _(
+            "This invitation has been used or has expired. "
+            "Ask the person who invited you for a new link."
+        ),
+    )
+
+
+def refuse_non_staff(request: Request[Any, Any, Any], user: User | None) -> Template:
+    if user is None:
+        return sign_in_required(request, INVITATIONS_PATH)
+    return error_page(
+        request,
+        403,
+        _("Not allowed"),
+        _("Only Prowise staff can invite guests and receive their secrets."),
+    )
+
+
+async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str, Any]:
+    return {
+        "form": form,
+        "open_invitations": await invitations.list_open_invitations(user, now),
+        "received": await invitations.list_received(user),
+        "now": now,
+    }
+
+
+class InvitationController(Controller):
+    @get(INVITATIONS_PATH)
+    async def overview(
+        self, request: Request[Any, Any, Any], user: User | None, now: datetime
+    ) -> Template:
+        if user is None or not may_invite(user):
+            return refuse_non_staff(request, user)
+        context = await _page_context(user, now, FormResult(values={}))
+        return render(request, "invitations.html", **context)
+
+    @post(INVITATIONS_PATH, status_code=200)
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: Form,
+        user: User | None,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        if user is None or not may_invite(user):
+            if user is not None:
+                await record(
+                    "invitation.create_refused",
+                    at=now,
+                    actor=user.label,
+                    outcome="refused",
+                    client=client,
+                    reason="not_staff",
+                )
+            return refuse_non_staff(request, user)
+        result, form = parse_invitation_form(data)
+        if form is None:
+            context = await _page_context(user, now, result)
+            return render(
+                request,
+                "invitations.html",
+                "fragments/invitation_form.html",
+                status_code=400,
+                **context,
+            )
+        created = await invitations.create_invitation(
+            creator=user, label=form.label, expires_in=form.expires_in, now=now, client=client
+        )
+        return render(
+            request,
+            "invitation_created.html",
+            "fragments/invitation_created.html",
+            link=invitation_link(settings, created.token),
+            created=created,
+            label=form.label,
+            # htmx swaps the form only; the list below it is refreshed out of band.
+            oob=is_htmx(request),
+            open_invitations=await invitations.list_open_invitations(user, now),
+        )
+
+    @post(INVITATIONS_PATH + "/{invitation_id:str}/revoke", status_code=200)
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        invitation_id: str,
+        user: User | None,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        if user is None or not may_invite(user):
+            return refuse_non_staff(request, user)
+        revoked = await invitations.revoke_invitation(
+            invitation_id=invitation_id, user=user, now=now, client=client
+        )
+        if not revoked:
+            return invitation_unavailable(request)
+        context = await _page_context(user, now, FormResult(values={}))
+        return render(request, "invitations.html", "fragments/open_invitations.html", **context)
+
+    @get("/i/{token:str}")
+    async def guest_form(
+        self, request: Request[Any, Any, Any], token: str, now: datetime, client: ClientInfo
+    ) -> Template:
+        # Reads and audits only: link previews and mail scanners must not use the invitation up.
+        invitation = await invitations.find_open_invitation(token, now)
+        if invitation is None:
+            return invitation_unavailable(request)
+        await invitations.record_opened(invitation, now, client)
+        return render(
+            request,
+            "guest.html",
+            invitation=invitation,
+            token=token,
+            form=FormResult(values={}),
+            now=now,
+        )
+
+    @post("/i/{token:str}", status_code=200)
+    async def guest_submit(
+        self,
+        request: Request[Any, Any, Any],
+        token: str,
+        data: Form,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        result, content = parse_guest_form(data, settings)
+        if content is None:
+            invitation = await invitations.find_open_invitation(token, now)
+            if invitation is None:
+                return invitation_unavailable(request)
+            return render(
+                request,
+                "guest.html",
+                "fragments/guest_form.html",
+                status_code=400,
+                invitation=invitation,
+                token=token,
+                form=result,
+                now=now,
+            )
+        try:
+            invitation = await invitations.submit_guest_secret(
+                token=token,
+                content=content,
+                now=now,
+                master_keys=settings.secret_keys,
+                client=client,
+            )
+        except invitations.InvitationUnavailable:
+            return invitation_unavailable(request)
+        return render(
+            request, "guest_sent.html", "fragments/guest_sent.html", invitation=invitation
+        )
+
+    @post("/received/{secret_id:str}/reveal", status_code=200)
+    async def reveal_received(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        user: User | None,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        if user is None:
+            return sign_in_required(request, INVITATIONS_PATH)
+        # Anyone signed in reaches the service, so a customer's or colleague's try is audited.
+        try:
+            revealed = await invitations.reveal_guest_secret(
+                secret_id=secret_id,
+                viewer=user,
+                now=now,
+                master_keys=settings.secret_keys,
+                client=client,
+            )
+        except SecretUnavailable:
+            return unavailable_page(request)
+        except NotForYou:
+            return not_for_you(request)
+        return render(
+            request,
+            "received_revealed.html",
+            "fragments/received_revealed.html",
+            revealed=revealed,
+            secret_id=secret_id,
+        )
