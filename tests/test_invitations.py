@@ -589,6 +589,7 @@ async def test_guest_secret_expires_seven_days_after_it_was_sent(
     await guest_send(new_client(), token)
     secret_id = await received_secret_id(client)
     clock.advance(days=7)
+    await sign_in(client, issuer, STAFF)  # the session itself ended after 12 hours
     assert (await reveal_received(client, secret_id)).status_code == 404
     overview = await client.get("/invitations")
     assert "Expired unopened" in overview.text

@@ -107,13 +107,20 @@ class SecretController(Controller):
         user: User | None,
         now: datetime,
         client: ClientInfo,
-    ) -> Template:
+    ) -> Template | Redirect:
         # Changes nothing: link previews and mail scanners must never consume a secret.
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
         summary = await secrets.find_secret(secret_id)
         if summary is None:
             return unavailable_page(request)
+        if summary.is_guest_submission:
+            # Guest secrets have no link: their key is wrapped on the server, opened from the list.
+            return (
+                unavailable_page(request)
+                if not is_recipient(user, summary)
+                else Redirect("/invitations")
+            )
         is_creator = user.email is not None and summary.creator_email == user.email
         if summary.is_waiting(now) and may_open(
             user, summary.recipient.email, summary.recipient.group
@@ -192,6 +199,10 @@ class SecretController(Controller):
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
         return render(request, "secret_status.html", "fragments/secret_state.html", secret=summary)
+
+
+def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
+    return may_open(user, summary.recipient.email, summary.recipient.group)
 
 
 def not_for_you(request: Request[Any, Any, Any]) -> Template:
