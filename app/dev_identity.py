@@ -15,6 +15,7 @@ from typing import Any
 import werkzeug.serving
 from flask import Flask, request
 from oidc_provider_mock import User, init_app
+from oidc_provider_mock import _app as mock_app
 from oidc_provider_mock._storage import storage
 
 
@@ -28,7 +29,9 @@ def parse_dev_groups(raw: str) -> dict[str, list[str]]:
 
 
 def make_identity_app(dev_groups: Mapping[str, list[str]] | None = None) -> Flask:
-    app = Flask("safe_share_dev_identity")
+    # The mock's blueprint renders its sign-in form from the package's templates folder,
+    # which Flask only finds when the app is rooted in that package.
+    app = Flask(mock_app.__name__)
     app.secret_key = b"dev-only"
     init_app(app, require_nonce=True)
     groups = dict(dev_groups or {})
