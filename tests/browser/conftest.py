@@ -24,7 +24,7 @@ from typing import IO
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Playwright, async_playwright, expect
+from playwright.async_api import Browser, Playwright, StorageState, async_playwright, expect
 
 from app.db.engine import create_engine, migrate, start, stop
 from app.settings import PROJECT_ROOT
@@ -259,19 +259,41 @@ async def save_artifacts(request: pytest.FixtureRequest, people: list[Person]) -
         call_report.sections.append(("browser artifacts", message))
 
 
+@pytest.fixture(scope="session")
+def signed_in_states() -> dict[tuple[str, tuple[str, ...]], StorageState]:
+    """Cookies of people already signed in once this session, to skip the provider's form."""
+    return {}
+
+
 @pytest.fixture
 async def new_person(
-    request: pytest.FixtureRequest, browser: Browser, site: Site, setup: Setup
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    site: Site,
+    setup: Setup,
+    signed_in_states: dict[tuple[str, tuple[str, ...]], StorageState],
 ) -> AsyncIterator[NewPerson]:
-    """`await new_person(email, groups=[...])`: somebody else, in a browser profile of their own."""
+    """`await new_person(email, groups=[...])`: somebody else, in a browser profile of their own.
+
+    With `signed_in=True` they start signed in (a session shared with earlier tests, so a flow
+    that signs out or changes that person's groups must not use it).
+    """
     people: list[Person] = []
 
-    async def build(email: str, groups: list[str] | None = None) -> Person:
-        await set_claims(site, email, groups)
-        context = await browser.new_context(**setup.context_options())
+    async def build(
+        email: str, groups: list[str] | None = None, *, signed_in: bool = False
+    ) -> Person:
+        state_key = (email, tuple(groups or ()))
+        known = signed_in_states.get(state_key) if signed_in else None
+        if known is None:
+            await set_claims(site, email, groups)
+        context = await browser.new_context(**setup.context_options(), storage_state=known)
         context.set_default_timeout(20_000)
         person = Person(email=email, site=site, setup=setup, context=context)
         people.append(person)
+        if signed_in and known is None:
+            await person.sign_in()
+            signed_in_states[state_key] = await context.storage_state()
         return person
 
     try:

@@ -1,8 +1,9 @@
 """The browser tests' small API: who is at the keyboard, and what they do on Safe Share's pages.
 
 A flow reads like a story: `alice = await new_person(ALICE)`, `page = await alice.sign_in()`,
-`link = await create_secret(page, ..., recipient_email=BOB)`, `bob = await new_person(BOB)`,
-`page = await bob.open(link)`, `await bob.sign_in(page)`, `await reveal(page)`.
+`link = await alice.create_secret(page, "...", recipient_email=BOB)`,
+`bob = await new_person(BOB)`, `page = await bob.open(link)`, `await bob.sign_in(page)`,
+`await expect(await bob.reveal(page, link)).to_have_text("...")`.
 Every helper works the same with JavaScript on (htmx swaps) and off (full page loads).
 """
 
@@ -109,17 +110,64 @@ class Person:
         await page.goto(url)
         return page
 
+    async def home(self) -> Page:
+        return await self.open(self.site.base_url + "/")
+
     async def sign_in(self, page: Page | None = None) -> Page:
         """From the page's "Sign in" button through the provider's form and back, signed in."""
         page = page or await self.open(self.site.base_url + "/")
         back_to = urlsplit(page.url).path
-        await press(self.setup, page.get_by_role("link", name=SIGN_IN))
+        await self.press(page.get_by_role("link", name=SIGN_IN))
         await page.wait_for_url(f"{self.site.issuer}/**")
         await page.locator("input[name=sub]").fill(self.email)
-        await press(self.setup, page.get_by_role("button", name="Authorize"))
+        await self.press(page.get_by_role("button", name="Authorize"))
         await page.wait_for_url(self.site.base_url + back_to)
         await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         return page
+
+    async def press(self, target: Locator) -> None:
+        """A tap on a phone, a click elsewhere."""
+        if self.setup.phone:
+            await target.tap()
+        else:
+            await target.click()
+
+    async def create_secret(
+        self,
+        page: Page,
+        content: str,
+        *,
+        recipient_email: str | None = None,
+        recipient_group: str | None = None,
+        max_views: int = 1,
+        expires_in: str = "1 day",
+    ) -> str:
+        """Fill in the home page's form and return the link, read from its read-only field."""
+        await page.get_by_label("Secret", exact=True).fill(content)
+        if recipient_email is not None:
+            await page.get_by_label("Recipient's email address").fill(recipient_email)
+        if recipient_group is not None:
+            await page.get_by_label(recipient_group, exact=True).check()
+        await page.get_by_label("Expires after").select_option(label=expires_in)
+        await page.get_by_label("Can be opened").select_option(str(max_views))
+        await self.press(page.get_by_role("button", name="Create secret link"))
+        link_field = page.get_by_label("Link to send")
+        await expect(link_field).to_be_visible()
+        link = await link_field.input_value()
+        assert LINK.search(link), link
+        return link
+
+    async def reveal(self, page: Page, link: str) -> Locator:
+        """Press "Reveal secret"; without scripts, first paste the link into the visible Key field."""
+        key_field = page.get_by_label("Key", exact=True)
+        if self.setup.javascript:
+            # The script took the key from the link's fragment (kept through sign-in).
+            await expect(key_field).to_be_hidden()
+        else:
+            await expect(key_field).to_be_visible()
+            await key_field.fill(link)
+        await self.press(page.get_by_role("button", name="Reveal secret"))
+        return page.locator("#secret-content")
 
 
 async def set_claims(site: Site, email: str, groups: list[str] | None = None) -> None:
@@ -135,40 +183,6 @@ async def set_claims(site: Site, email: str, groups: list[str] | None = None) ->
         response.raise_for_status()
 
 
-async def press(setup: Setup, target: Locator) -> None:
-    """A tap on a phone, a click elsewhere."""
-    if setup.phone:
-        await target.tap()
-    else:
-        await target.click()
-
-
-async def create_secret(
-    setup: Setup,
-    page: Page,
-    content: str,
-    *,
-    recipient_email: str | None = None,
-    recipient_group: str | None = None,
-    max_views: int = 1,
-    expires_in: str = "1 day",
-) -> str:
-    """Fill in the home page's form and return the link, read from its read-only field."""
-    await page.get_by_label("Secret", exact=True).fill(content)
-    if recipient_email is not None:
-        await page.get_by_label("Recipient's email address").fill(recipient_email)
-    if recipient_group is not None:
-        await page.get_by_label(recipient_group, exact=True).check()
-    await page.get_by_label("Expires after").select_option(label=expires_in)
-    await page.get_by_label("Can be opened").select_option(str(max_views))
-    await press(setup, page.get_by_role("button", name="Create secret link"))
-    link_field = page.get_by_label("Link to send")
-    await expect(link_field).to_be_visible()
-    link = await link_field.input_value()
-    assert LINK.search(link), link
-    return link
-
-
 def secret_id(link: str) -> str:
     match = LINK.search(link)
     assert match, link
@@ -179,19 +193,6 @@ def secret_key(link: str) -> str:
     match = LINK.search(link)
     assert match, link
     return match.group("key")
-
-
-async def reveal(setup: Setup, page: Page, link: str) -> Locator:
-    """Press "Reveal secret"; without scripts, first paste the link into the visible Key field."""
-    key_field = page.get_by_label("Key", exact=True)
-    if setup.javascript:
-        # The script took the key from the link's fragment (kept through sign-in).
-        await expect(key_field).to_be_hidden()
-    else:
-        await expect(key_field).to_be_visible()
-        await key_field.fill(link)
-    await press(setup, page.get_by_role("button", name="Reveal secret"))
-    return page.locator("#secret-content")
 
 
 async def expire_now(site: Site, secret: str) -> None:

@@ -9,12 +9,9 @@ from playwright.async_api import expect
 from tests.browser.conftest import NewPerson
 from tests.browser.harness import (
     Person,
-    Setup,
     Shots,
     audit_actions,
-    create_secret,
     expire_now,
-    reveal,
     secret_id,
     views_left,
 )
@@ -28,19 +25,17 @@ CONTENT = "vpn token 7f3a-19cc-e2d0"
 NOT_AVAILABLE = "This secret is not available"
 
 
-async def shared_by_staff(
-    setup: Setup, new_person: NewPerson, *, max_views: int = 1
-) -> tuple[Person, str]:
-    alice = await new_person(STAFF)
-    page = await alice.sign_in()
-    link = await create_secret(setup, page, CONTENT, recipient_email=CUSTOMER, max_views=max_views)
+async def shared_by_staff(new_person: NewPerson, *, max_views: int = 1) -> tuple[Person, str]:
+    alice = await new_person(STAFF, signed_in=True)
+    page = await alice.home()
+    link = await alice.create_secret(page, CONTENT, recipient_email=CUSTOMER, max_views=max_views)
     return alice, link
 
 
 async def test_wrong_person_is_refused_and_spends_no_view(
-    setup: Setup, new_person: NewPerson, shots: Shots
+    new_person: NewPerson, shots: Shots
 ) -> None:
-    alice, link = await shared_by_staff(setup, new_person)
+    alice, link = await shared_by_staff(new_person)
 
     mallory = await new_person(OTHER_CUSTOMER)
     page = await mallory.open(link)
@@ -51,26 +46,23 @@ async def test_wrong_person_is_refused_and_spends_no_view(
     assert await views_left(alice.site, secret_id(link)) == 1
     assert "secret.refused" in await audit_actions(alice.site, secret_id(link))
 
+    bob = await new_person(CUSTOMER, signed_in=True)
+    page = await bob.open(link)
+    await expect(await bob.reveal(page, link)).to_have_text(CONTENT)
+
+
+async def test_secret_is_gone_after_its_last_view(new_person: NewPerson, shots: Shots) -> None:
+    _alice, link = await shared_by_staff(new_person, max_views=2)
+
     bob = await new_person(CUSTOMER)
     page = await bob.open(link)
     await bob.sign_in(page)
-    await expect(await reveal(setup, page, link)).to_have_text(CONTENT)
-
-
-async def test_secret_is_gone_after_its_last_view(
-    setup: Setup, new_person: NewPerson, shots: Shots
-) -> None:
-    _alice, link = await shared_by_staff(setup, new_person, max_views=2)
-
-    bob = await new_person(CUSTOMER)
-    page = await bob.open(link)
-    await bob.sign_in(page)
-    await expect(await reveal(setup, page, link)).to_have_text(CONTENT)
+    await expect(await bob.reveal(page, link)).to_have_text(CONTENT)
     await expect(page.get_by_text("It can be opened 1 more time.")).to_be_visible()
 
     # Opening the link again, as from the mail, in a new tab: the last view.
     page = await bob.open(link)
-    await expect(await reveal(setup, page, link)).to_have_text(CONTENT)
+    await expect(await bob.reveal(page, link)).to_have_text(CONTENT)
     await expect(page.get_by_text("It has now been deleted")).to_be_visible()
 
     page = await bob.open(link)
@@ -79,10 +71,8 @@ async def test_secret_is_gone_after_its_last_view(
     await shots.take(page, "not-available")
 
 
-async def test_expired_secret_is_not_available(
-    setup: Setup, new_person: NewPerson, shots: Shots
-) -> None:
-    alice, link = await shared_by_staff(setup, new_person)
+async def test_expired_secret_is_not_available(new_person: NewPerson, shots: Shots) -> None:
+    alice, link = await shared_by_staff(new_person)
 
     bob = await new_person(CUSTOMER)
     page = await bob.open(link)
@@ -91,7 +81,7 @@ async def test_expired_secret_is_not_available(
 
     # The expiry passes while the reveal page is open; the sweeper has not run.
     await expire_now(alice.site, secret_id(link))
-    await reveal(setup, page, link)
+    await bob.reveal(page, link)
     await expect(page.get_by_role("heading", name=NOT_AVAILABLE)).to_be_visible()
     await expect(page.get_by_text(CONTENT)).to_have_count(0)
     await shots.take(page, "expired")
@@ -101,9 +91,9 @@ async def test_expired_secret_is_not_available(
 
 
 async def test_link_preview_bot_does_not_consume_the_secret(
-    setup: Setup, new_person: NewPerson, shots: Shots
+    new_person: NewPerson, shots: Shots
 ) -> None:
-    alice, link = await shared_by_staff(setup, new_person)
+    alice, link = await shared_by_staff(new_person)
 
     # A chat app's preview fetches the link without a session (and never sees the fragment).
     async with httpx.AsyncClient(headers={"user-agent": "Slackbot-LinkExpanding 1.0"}) as bot:
@@ -118,5 +108,5 @@ async def test_link_preview_bot_does_not_consume_the_secret(
     bob = await new_person(CUSTOMER)
     page = await bob.open(link)
     await bob.sign_in(page)
-    await expect(await reveal(setup, page, link)).to_have_text(CONTENT)
+    await expect(await bob.reveal(page, link)).to_have_text(CONTENT)
     await shots.take(page, "revealed-after-preview")

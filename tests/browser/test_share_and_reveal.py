@@ -6,7 +6,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import NewPerson
-from tests.browser.harness import Setup, Shots, create_secret, reveal, secret_id
+from tests.browser.harness import Setup, Shots, secret_id
 
 pytestmark = pytest.mark.browser
 
@@ -22,7 +22,7 @@ async def test_customer_opens_a_staff_secret_after_signing_in(
     alice = await new_person(STAFF)
     page = await alice.sign_in()
     await shots.take(page, "staff-form")
-    link = await create_secret(setup, page, CONTENT, recipient_email=CUSTOMER)
+    link = await alice.create_secret(page, CONTENT, recipient_email=CUSTOMER)
     await shots.take(page, "link-ready")
 
     bob = await new_person(CUSTOMER)
@@ -36,7 +36,7 @@ async def test_customer_opens_a_staff_secret_after_signing_in(
 
     if setup.javascript:
         await page.evaluate("() => { window.safeShareSamePage = true; }")
-    secret = await reveal(setup, page, link)
+    secret = await bob.reveal(page, link)
     await expect(secret).to_have_text(CONTENT)
     await shots.take(page, "revealed")
     if setup.javascript:
@@ -51,12 +51,12 @@ async def test_customer_opens_a_staff_secret_after_signing_in(
 
 
 async def test_service_staff_open_a_customer_secret_sent_to_their_team(
-    setup: Setup, new_person: NewPerson, shots: Shots
+    new_person: NewPerson, shots: Shots
 ) -> None:
-    bob = await new_person(CUSTOMER)
-    page = await bob.sign_in()
+    bob = await new_person(CUSTOMER, signed_in=True)
+    page = await bob.home()
     await expect(page.get_by_label("Recipient's email address")).to_have_count(0)
-    link = await create_secret(setup, page, CONTENT, recipient_group="Service")
+    link = await bob.create_secret(page, CONTENT, recipient_group="Service")
     await expect(page.get_by_text("Only Service can open it")).to_be_visible()
     await shots.take(page, "link-ready")
 
@@ -64,6 +64,6 @@ async def test_service_staff_open_a_customer_secret_sent_to_their_team(
     page = await sam.open(link)
     await sam.sign_in(page)
     await expect(page.get_by_text(f"{CUSTOMER} shared a secret with Service")).to_be_visible()
-    secret = await reveal(setup, page, link)
+    secret = await sam.reveal(page, link)
     await expect(secret).to_have_text(CONTENT)
     await shots.take(page, "revealed")
