@@ -98,7 +98,7 @@ def spawn(
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        # Same process group as pytest: whoever kills the test run's group kills these too.
     )
 
     def stop_process() -> None:
@@ -170,7 +170,7 @@ def site(
                 "--port",
                 str(port),
                 "--log-level",
-                "warning",
+                "info",  # with the access log, so tests can check what never reaches it
             ],
             env,
             app_log,
@@ -183,7 +183,12 @@ def site(
             worker_log,
             "the arq worker",
         )
-        yield Site(base_url=base_url, issuer=issuer, database_url=browser_database_url)
+        yield Site(
+            base_url=base_url,
+            issuer=issuer,
+            database_url=browser_database_url,
+            logs=(app_log, worker_log),
+        )
         # A process that died mid-run would explain odd failures: say so.
         for process, log_path in ((server, app_log), (worker, worker_log)):
             if process.poll() is not None:

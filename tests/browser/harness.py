@@ -73,6 +73,11 @@ class Site:
     base_url: str
     issuer: str
     database_url: str
+    logs: tuple[Path, ...] = ()
+
+    def log_text(self) -> str:
+        """Everything the app and the worker have logged so far (access log included)."""
+        return "".join(path.read_text(errors="replace") for path in self.logs)
 
 
 @dataclass
@@ -115,7 +120,7 @@ class Person:
 
     async def sign_in(self, page: Page | None = None) -> Page:
         """From the page's "Sign in" button through the provider's form and back, signed in."""
-        page = page or await self.open(self.site.base_url + "/")
+        page = page or await self.home()
         back_to = urlsplit(page.url).path
         await self.press(page.get_by_role("link", name=SIGN_IN))
         await page.wait_for_url(f"{self.site.issuer}/**")

@@ -6,7 +6,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import NewPerson
-from tests.browser.harness import Setup, Shots, secret_id
+from tests.browser.harness import Setup, Shots, secret_id, secret_key
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +48,11 @@ async def test_customer_opens_a_staff_secret_after_signing_in(
     else:
         # A plain form post: a full page load of the reveal answer.
         assert page.url.endswith("/reveal")
+    # The key travelled only in the fragment and in request bodies: never in a server log.
+    logged = bob.site.log_text()
+    assert f"/s/{secret_id(link)}" in logged  # the access log is on, so this check means something
+    assert secret_key(link) not in logged
+    assert CONTENT not in logged
 
 
 async def test_service_staff_open_a_customer_secret_sent_to_their_team(
