@@ -1,0 +1,234 @@
+"""The browser tests' small API: who is at the keyboard, and what they do on Safe Share's pages.
+
+A flow reads like a story: `alice = await new_person(ALICE)`, `page = await alice.sign_in()`,
+`link = await alice.create_secret(page, "...", recipient_email=BOB)`,
+`bob = await new_person(BOB)`, `page = await bob.open(link)`, `await bob.sign_in(page)`,
+`await expect(await bob.reveal(page, link)).to_have_text("...")`.
+Every helper works the same with JavaScript on (htmx swaps) and off (full page loads).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+from playwright.async_api import BrowserContext, Locator, Page, expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36"
+)
+SIGN_IN = "Sign in with Prowise Account"
+LINK = re.compile(r"/s/(?P<id>[A-Za-z0-9_-]+)#(?P<key>[A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way of visiting the site: a screen, an input method, scripts on or off."""
+
+    name: str
+    viewport: dict[str, int]
+    javascript: bool = True
+    phone: bool = False
+
+    def context_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "viewport": self.viewport,
+            "java_script_enabled": self.javascript,
+            "locale": "en-GB",
+            "timezone_id": "Europe/Amsterdam",
+        }
+        if self.phone:
+            options.update(
+                is_mobile=True, has_touch=True, user_agent=PHONE_USER_AGENT, device_scale_factor=2
+            )
+        return options
+
+
+DESKTOP = Setup("desktop", {"width": 1280, "height": 800})
+PHONE = Setup("phone", {"width": 390, "height": 844}, phone=True)
+NO_JAVASCRIPT = Setup("nojs", {"width": 1280, "height": 800}, javascript=False)
+SETUPS = (DESKTOP, PHONE, NO_JAVASCRIPT)
+
+
+@dataclass(frozen=True)
+class Site:
+    """The running app and what surrounds it."""
+
+    base_url: str
+    issuer: str
+    database_url: str
+    logs: tuple[Path, ...] = ()
+
+    def log_text(self) -> str:
+        """Everything the app and the worker have logged so far (access log included)."""
+        return "".join(path.read_text(errors="replace") for path in self.logs)
+
+
+@dataclass
+class Shots:
+    """One screenshot per flow step, only when SAFE_SHARE_SCREENSHOTS names a folder."""
+
+    folder: Path | None
+    prefix: str
+    taken: int = 0
+
+    async def take(self, page: Page, step: str) -> None:
+        if self.folder is None:
+            return
+        self.taken += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(
+            path=str(self.folder / f"{self.prefix}-{self.taken:02d}-{step}.png"), full_page=True
+        )
+
+
+@dataclass
+class Person:
+    """Somebody with their own browser profile (cookies, tabs); tabs are kept for artifacts."""
+
+    email: str
+    site: Site
+    setup: Setup
+    context: BrowserContext
+    pages: list[Page] = field(default_factory=list)
+
+    async def open(self, url: str) -> Page:
+        """A new tab on this URL, as when a link is clicked in a mail or chat app."""
+        page = await self.context.new_page()
+        self.pages.append(page)
+        await page.goto(url)
+        return page
+
+    async def home(self) -> Page:
+        return await self.open(self.site.base_url + "/")
+
+    async def sign_in(self, page: Page | None = None) -> Page:
+        """From the page's "Sign in" button through the provider's form and back, signed in."""
+        page = page or await self.home()
+        back_to = urlsplit(page.url).path
+        await self.press(page.get_by_role("link", name=SIGN_IN))
+        await page.wait_for_url(f"{self.site.issuer}/**")
+        await page.locator("input[name=sub]").fill(self.email)
+        await self.press(page.get_by_role("button", name="Authorize"))
+        await page.wait_for_url(self.site.base_url + back_to)
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        return page
+
+    async def press(self, target: Locator) -> None:
+        """A tap on a phone, a click elsewhere."""
+        if self.setup.phone:
+            await target.tap()
+        else:
+            await target.click()
+
+    async def create_secret(
+        self,
+        page: Page,
+        content: str,
+        *,
+        recipient_email: str | None = None,
+        recipient_group: str | None = None,
+        max_views: int = 1,
+        expires_in: str = "1 day",
+    ) -> str:
+        """Fill in the home page's form and return the link, read from its read-only field."""
+        await page.get_by_label("Secret", exact=True).fill(content)
+        if recipient_email is not None:
+            await page.get_by_label("Recipient's email address").fill(recipient_email)
+        if recipient_group is not None:
+            await page.get_by_label(recipient_group, exact=True).check()
+        await page.get_by_label("Expires after").select_option(label=expires_in)
+        await page.get_by_label("Can be opened").select_option(str(max_views))
+        await self.press(page.get_by_role("button", name="Create secret link"))
+        link_field = page.get_by_label("Link to send")
+        await expect(link_field).to_be_visible()
+        link = await link_field.input_value()
+        assert LINK.search(link), link
+        return link
+
+    async def reveal(self, page: Page, link: str) -> Locator:
+        """Press "Reveal secret"; without scripts, first paste the link into the visible Key field."""
+        key_field = page.get_by_label("Key", exact=True)
+        if self.setup.javascript:
+            # The script took the key from the link's fragment (kept through sign-in).
+            await expect(key_field).to_be_hidden()
+        else:
+            await expect(key_field).to_be_visible()
+            await key_field.fill(link)
+        await self.press(page.get_by_role("button", name="Reveal secret"))
+        return page.locator("#secret-content")
+
+
+async def set_claims(site: Site, email: str, groups: list[str] | None = None) -> None:
+    """Pre-set what the provider will say about this person: a verified email, their groups."""
+    claims = {
+        "email": email,
+        "email_verified": True,
+        "name": email.split("@", maxsplit=1)[0].title(),
+        "groups": groups or [],
+    }
+    async with httpx.AsyncClient() as provider:
+        response = await provider.put(f"{site.issuer}/users/{email}", json=claims)
+        response.raise_for_status()
+
+
+def secret_id(link: str) -> str:
+    match = LINK.search(link)
+    assert match, link
+    return match.group("id")
+
+
+def secret_key(link: str) -> str:
+    match = LINK.search(link)
+    assert match, link
+    return match.group("key")
+
+
+async def expire_now(site: Site, secret: str) -> None:
+    """Move a secret's expiry into the past in the database: time passes without sleeping."""
+    connection = await asyncpg.connect(site.database_url)
+    try:
+        status = await connection.execute(
+            "UPDATE secret SET expires_at = now() - interval '1 minute' WHERE id = $1", secret
+        )
+    finally:
+        await connection.close()
+    assert status == "UPDATE 1", status
+
+
+async def views_left(site: Site, secret: str) -> int | None:
+    connection = await asyncpg.connect(site.database_url)
+    try:
+        value: int | None = await connection.fetchval(
+            "SELECT views_left FROM secret WHERE id = $1", secret
+        )
+    finally:
+        await connection.close()
+    return value
+
+
+async def audit_actions(site: Site, secret: str) -> list[str]:
+    connection = await asyncpg.connect(site.database_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT action FROM audit_event WHERE secret_id = $1 ORDER BY id", secret
+        )
+    finally:
+        await connection.close()
+    return [str(row["action"]) for row in rows]
