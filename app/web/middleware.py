@@ -71,8 +71,9 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
         for name, value in headers:
             mutable[name] = value
         mutable["content-language"] = i18n.current_language.get()
-        if not scope["path"].startswith("/static/"):
-            # Pages may show a secret, a link or who shared what: never cache them.
+        if not (scope["path"].startswith("/static/") and mutable.get("cache-control")):
+            # Pages (and errors) may show a secret, a link or who shared what: never cache them.
+            # Only a static file the handler marked cacheable keeps its cache header.
             mutable["cache-control"] = "no-store"
 
     return add_headers
