@@ -29,6 +29,7 @@ from app.web.controllers.auth import AuthController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
+from app.web.formcheck import FormEncodingMiddleware
 from app.web.middleware import RequestContextMiddleware, security_headers_hook
 from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         middleware=[
             DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions),
             DefineMiddleware(RateLimitMiddleware, settings=settings, counter=counter, clock=clock),
+            DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
         ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings)],

@@ -98,6 +98,18 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
 
 
+def unreadable_request_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        400,
+        _("Bad request"),
+        _(
+            "What was sent could not be read (it is not valid text). Nothing was stored. "
+            "Go back, check what you typed or pasted, and try again."
+        ),
+    )
+
+
 def too_many_attempts_page(request: Request[Any, Any, Any], retry_after: int) -> Template:
     return error_page(
         request,
