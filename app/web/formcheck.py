@@ -12,7 +12,7 @@ from urllib.parse import unquote_to_bytes
 
 from litestar import Request
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from app.web.responses import unreadable_request_page
 
@@ -46,7 +46,7 @@ class FormEncodingMiddleware:
         if scope["type"] != ScopeType.HTTP or scope.get("method") != "POST" or not _is_form(scope):
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
+        messages: list[ReceiveMessage] = []
         size = 0
         more = True
         while more and size <= self.max_body_bytes:
@@ -65,7 +65,7 @@ class FormEncodingMiddleware:
                 await response.to_asgi_response(None, request)(scope, receive, send)
                 return
 
-        async def replay() -> Message:
+        async def replay() -> ReceiveMessage:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
