@@ -4,19 +4,16 @@ app's clock; counters in Redis are shared by every process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any, cast
+from collections.abc import Callable
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from litestar import Litestar
 
-from app.db.tables import TABLES, AuditEvent, Secret
+from app.db.tables import AuditEvent, Secret
 from app.settings import Settings
 from app.web.app import create_app
 from app.web.ratelimit import rules_from_settings
+from tests.apps import browser, serving
 from tests.support import FrozenClock, create_secret, csrf_headers, prime_csrf, reveal, sign_in
 
 STAFF = "alice@prowise.com"
@@ -24,21 +21,6 @@ CUSTOMER = "bob@example.com"
 WRONG_KEY = "A" * 43
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-
-
-@asynccontextmanager
-async def serving(settings: Settings, clock: FrozenClock) -> AsyncIterator[Litestar]:
-    """A running app on empty tables."""
-    app = create_app(settings, clock=clock)
-    async with LifespanManager(cast(Any, app)):
-        for table in TABLES:
-            await table.delete(force=True)
-        yield app
-
-
-def browser(app: Litestar) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=cast(Any, app))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
 
 
 def assert_429(response: httpx.Response, htmx: bool = False) -> None:

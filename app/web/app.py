@@ -152,4 +152,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
 def create_served_app() -> ASGIApp:
     """What uvicorn serves (`--factory app.web.app:create_served_app --no-access-log`): the app
     inside our access log, which redacts ids and tokens that uvicorn's would print in full."""
+    # uvicorn configures only its own loggers; ours (the access log included) go to stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return AccessLogMiddleware(create_app())
