@@ -120,8 +120,8 @@ def own_redis() -> Iterator[OwnRedis]:
 class AppProcess:
     """The app under uvicorn in a subprocess, as production runs it (our access log, no uvicorn's)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.log_path = log_path
         self.log = log_path.open("wb")
         full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
