@@ -129,3 +129,14 @@ async def test_the_form_field_token_is_accepted_without_the_header(
         },
     )
     assert response.status_code == 200
+
+
+async def test_the_csrf_refusal_is_in_the_visitors_language(client: httpx.AsyncClient) -> None:
+    # Rendered inside the request's language context, like every other page.
+    await prime_csrf(client)
+    response = await client.post(
+        "/language", data={"language": "nl"}, headers={"accept-language": "de"}
+    )
+    assert response.status_code == 403
+    assert 'lang="de"' in response.text
+    assert response.headers["content-language"] == "de"
