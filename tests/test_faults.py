@@ -201,3 +201,30 @@ async def test_database_outage_gives_a_clear_503_and_the_app_recovers_without_re
         assert revealed == 1
         row = await Secret.select(Secret.state, Secret.ciphertext).where(Secret.id == secret_id)
         assert row == [{"state": "opened", "ciphertext": None}]
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_sign_out_on_one_process_ends_the_session_on_every_process(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    redis_url: str,
+    issuer: str,
+    clock: FrozenClock,
+) -> None:
+    # Each process keeps a memory copy of sessions for Redis outages; Redis must still win.
+    settings = make_settings(database_url, redis_url=redis_url)
+    async with (
+        serving(settings, clock) as first,
+        serving(settings, clock) as second,
+        browser(first) as on_first,
+        browser(second) as on_second,
+    ):
+        await sign_in(on_first, issuer, STAFF)
+        for name, value in on_first.cookies.items():
+            on_second.cookies.set(name, value)
+        assert STAFF in (await on_second.get("/")).text  # now also in the second's memory
+        await on_first.post("/auth/logout", headers=csrf_headers(on_first))
+        assert STAFF not in (await on_first.get("/")).text
+        # The second process still holds a copy, but Redis says the session is gone.
+        assert STAFF not in (await on_second.get("/")).text
