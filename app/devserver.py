@@ -16,6 +16,7 @@ import uvicorn
 from app.db.engine import create_engine, migrate, start, stop
 from app.dev_identity import parse_dev_groups, run_identity_provider
 from app.settings import load_settings
+from app.web.accesslog import AccessLogMiddleware
 from app.web.app import create_app
 
 DEV_IDP_PORT = 8001
@@ -49,7 +50,14 @@ def main() -> None:
             raise SystemExit("the dev command is for development only")
         asyncio.run(apply_migrations(settings.database_url))
         print(f"Safe Share: {settings.base_url}  (sign-in: {settings.oidc_issuer})", flush=True)
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=8000, log_level="info")
+        # Our access log replaces uvicorn's, which would print secret ids and OIDC codes.
+        uvicorn.run(
+            AccessLogMiddleware(create_app(settings)),
+            host="127.0.0.1",
+            port=8000,
+            log_level="info",
+            access_log=False,
+        )
 
 
 if __name__ == "__main__":

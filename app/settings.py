@@ -54,6 +54,14 @@ class Settings:
     max_secret_chars: int = 10_000
     sweep_interval_seconds: int = 60
     trust_proxy_headers: bool = False
+    # Rate limits: requests per window, counted per secret, token, client or user (fixed window).
+    rate_window_seconds: int = 60
+    rate_reveal_per_secret: int = 10
+    rate_reveal_per_client: int = 30
+    rate_guest_per_token: int = 5
+    rate_guest_per_client: int = 10
+    rate_signin_per_client: int = 20
+    rate_create_per_user: int = 20
 
     @property
     def is_production(self) -> bool:
@@ -188,4 +196,11 @@ def load_settings(
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, 1, 3600),
         trust_proxy_headers=(get("TRUST_PROXY_HEADERS", "false") or "").lower() in ("1", "true"),
+        rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
+        rate_reveal_per_secret=_int(env, "RATE_REVEAL_PER_SECRET", 10, 1, 1_000_000),
+        rate_reveal_per_client=_int(env, "RATE_REVEAL_PER_CLIENT", 30, 1, 1_000_000),
+        rate_guest_per_token=_int(env, "RATE_GUEST_PER_TOKEN", 5, 1, 1_000_000),
+        rate_guest_per_client=_int(env, "RATE_GUEST_PER_CLIENT", 10, 1, 1_000_000),
+        rate_signin_per_client=_int(env, "RATE_SIGNIN_PER_CLIENT", 20, 1, 1_000_000),
+        rate_create_per_user=_int(env, "RATE_CREATE_PER_USER", 20, 1, 1_000_000),
     )

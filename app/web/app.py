@@ -18,34 +18,40 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp
 
 from app import crypto, i18n
 from app.auth.oidc import OidcClient
 from app.db.engine import create_engine, start, stop
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, Settings, load_settings
+from app.web.accesslog import AccessLogMiddleware
 from app.web.controllers.auth import AuthController
 from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
+from app.web.formcheck import FormEncodingMiddleware
 from app.web.middleware import RequestContextMiddleware, security_headers_hook
+from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
+from app.web.stores import make_redis, make_store
 
 logger = logging.getLogger("app")
 
+
+def quiet_noisy_loggers() -> None:
+    # httpx logs every request URL at INFO (OIDC URLs included); authlib logs PKCE at DEBUG.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("authlib").setLevel(logging.INFO)
+
+
 # Large enough for 10,000 four-byte characters, percent-encoded, plus the other fields.
 MAX_BODY_BYTES = 160_000
-
-
-def make_store(settings: Settings) -> Store:
-    if settings.redis_url:
-        return RedisStore.with_client(url=settings.redis_url, namespace="safe_share")
-    return MemoryStore()
 
 
 def configure_templates(env: Environment, static_files: StaticFiles, settings: Settings) -> None:
@@ -78,10 +84,13 @@ async def run_sweeper_in_process(settings: Settings, clock: Clock, store: Store)
 
 def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Litestar:
     settings = settings or load_settings()
+    quiet_noisy_loggers()
     i18n.load_catalogues(settings.languages)
     engine = create_engine(settings.database_url)
     static_files = StaticFiles()
-    sessions = SessionManager(make_store(settings), settings, clock)
+    redis = make_redis(settings.redis_url) if settings.redis_url else None
+    sessions = SessionManager(make_store(settings, redis), settings, clock)
+    counter = RedisCounter(redis, MemoryCounter()) if redis is not None else MemoryCounter()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -98,6 +107,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if redis is not None:
+                await redis.aclose()
             await stop(engine)
 
     csrf = CSRFConfig(
@@ -120,6 +131,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "static_files": static_files,
         "sessions": sessions,
         "oidc": OidcClient(settings),
+        "rate_counter": counter,
     }
     return Litestar(
         route_handlers=[
@@ -130,8 +142,11 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             serve_static,
         ],
         dependencies=DEPENDENCIES,
+        # Outermost first: the rate limiter needs the signed-in user, and counts before CSRF.
         middleware=[
-            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)
+            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions),
+            DefineMiddleware(RateLimitMiddleware, settings=settings, counter=counter, clock=clock),
+            DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
         ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings)],
@@ -143,3 +158,13 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
+
+
+def create_served_app() -> ASGIApp:
+    """What uvicorn serves (`--factory app.web.app:create_served_app --no-access-log`): the app
+    inside our access log, which redacts ids and tokens that uvicorn's would print in full."""
+    # uvicorn configures only its own loggers; ours (the access log included) go to stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return AccessLogMiddleware(create_app())

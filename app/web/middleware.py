@@ -6,12 +6,15 @@ from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
 from app.settings import Settings
+from app.web.responses import handle_http_exception
 from app.web.sessions import SessionManager
 
 LANGUAGE_COOKIE = "safe_share_lang"
@@ -71,8 +74,9 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
         for name, value in headers:
             mutable[name] = value
         mutable["content-language"] = i18n.current_language.get()
-        if not scope["path"].startswith("/static/"):
-            # Pages may show a secret, a link or who shared what: never cache them.
+        if not (scope["path"].startswith("/static/") and mutable.get("cache-control")):
+            # Pages (and errors) may show a secret, a link or who shared what: never cache them.
+            # Only a static file the handler marked cacheable keeps its cache header.
             mutable["cache-control"] = "no-store"
 
     return add_headers
@@ -107,8 +111,23 @@ class RequestContextMiddleware:
             self.settings.default_timezone,
         )
         zone_token = i18n.current_timezone.set(zone)
+        started = False
+
+        async def send_noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_noting_start)
+        except HTTPException as exc:
+            # Refusals raised by inner middleware (CSRF) are rendered here, while the
+            # visitor's language is still set; app-level handling would fall back to English.
+            if started:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive)
+            response = handle_http_exception(request, exc)
+            await response.to_asgi_response(None, request)(scope, receive, send)
         finally:
             i18n.current_language.reset(language_token)
             i18n.current_timezone.reset(zone_token)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Template
@@ -86,13 +88,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
             _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
         )
     if status == 429:
-        return error_page(
-            request,
-            429,
-            _("Too many attempts"),
-            _("Please wait a moment before you try again."),
-            headers={"retry-after": (exc.headers or {}).get("retry-after", "60")},
-        )
+        return too_many_attempts_page(request, int((exc.headers or {}).get("retry-after", "60")))
     if status == 405:
         return error_page(request, 405, _("Not allowed"), _("This address does not accept that."))
     if status >= 500:
@@ -102,7 +98,63 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
 
 
+def unreadable_request_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        400,
+        _("Bad request"),
+        _(
+            "What was sent could not be read (it is not valid text). Nothing was stored. "
+            "Go back, check what you typed or pasted, and try again."
+        ),
+    )
+
+
+def too_many_attempts_page(request: Request[Any, Any, Any], retry_after: int) -> Template:
+    return error_page(
+        request,
+        429,
+        _("Too many attempts"),
+        _("Please wait a moment before you try again."),
+        headers={"retry-after": str(retry_after)},
+    )
+
+
+def service_unavailable_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        503,
+        _("Safe Share is briefly unavailable"),
+        _("Nothing was shared or opened. Please try again in a minute."),
+        headers={"retry-after": "30"},
+    )
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database (or another service) is unreachable: a 503 to retry, not a 500 to debug."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "unable to open" in str(exc)
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.ObjectNotInPrerequisiteStateError
+        | asyncpg.exceptions.InsufficientResourcesError,
+    )
+
+
 def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_outage(exc):
+        logger.warning(
+            "service unavailable: %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.scope["path"].split("/")[1],
+        )
+        return service_unavailable_page(request)
     # Log the type and place only: exception messages could carry request data.
     logger.error(
         "unhandled %s on %s %s",

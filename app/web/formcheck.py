@@ -1,0 +1,71 @@
+"""Refuse form bodies that are not valid UTF-8, before anything parses them.
+
+Litestar decodes form fields with replacement characters, so a secret sent with broken bytes
+would be stored silently changed. Browsers always send valid UTF-8; anything else is a broken
+or hostile client, and gets a clear 400 with nothing stored rather than a mangled secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+
+from app.web.responses import unreadable_request_page
+
+FORM_TYPE = b"application/x-www-form-urlencoded"
+
+
+def is_valid_form(body: bytes) -> bool:
+    try:
+        body.decode("ascii")  # browsers percent-encode everything else
+        for pair in body.split(b"&"):
+            for part in pair.split(b"=", 1):
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")  # strict: no surrogates
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_form(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == FORM_TYPE)
+    return False
+
+
+class FormEncodingMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "POST" or not _is_form(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[ReceiveMessage] = []
+        size = 0
+        more = True
+        while more and size <= self.max_body_bytes:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+        # Too large: leave it to the body size limit (413), which reads on.
+        if not more and size <= self.max_body_bytes:
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            if not is_valid_form(body):
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                response = unreadable_request_page(request)
+                await response.to_asgi_response(None, request)(scope, receive, send)
+                return
+
+        async def replay() -> ReceiveMessage:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,199 @@
+"""Rate limits as ASGI middleware: fixed windows per path pattern and per secret, token, client
+or user, counted in Redis (shared by every process) or, without Redis, in this process.
+
+If Redis fails, counting falls back to this process's memory (the same limits, applied per
+process), with one warning; it switches back as soon as Redis answers again. Counter keys hold
+hashes only: a secret id, an invitation token or a client address never reaches Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+from redis.asyncio import Redis
+
+from app.auth.identity import User
+from app.settings import Settings
+from app.web.dependencies import Clock, client_address
+from app.web.responses import too_many_attempts_page
+
+logger = logging.getLogger("app.ratelimit")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Requests matching `method` and `pattern` are counted; group 1 of the pattern is the target."""
+
+    name: str
+    method: str
+    pattern: re.Pattern[str]
+    per_target: int | None = None  # per secret id or invitation token
+    per_client: int | None = None  # per client address
+    per_user: int | None = None  # per signed-in user (per client address when signed out)
+
+
+def rules_from_settings(settings: Settings) -> tuple[Rule, ...]:
+    reveal = {
+        "per_target": settings.rate_reveal_per_secret,
+        "per_user": settings.rate_reveal_per_client,
+        "per_client": settings.rate_reveal_per_client,
+    }
+    return (
+        Rule("reveal", "POST", re.compile(r"^/s/([^/]+)/reveal/?$"), **reveal),
+        Rule("received-reveal", "POST", re.compile(r"^/received/([^/]+)/reveal/?$"), **reveal),
+        Rule(
+            "guest",
+            "POST",
+            re.compile(r"^/i/([^/]+)/?$"),
+            per_target=settings.rate_guest_per_token,
+            per_client=settings.rate_guest_per_client,
+        ),
+        Rule(
+            "signin",
+            "GET",
+            re.compile(r"^/auth/login/?$"),
+            per_client=settings.rate_signin_per_client,
+        ),
+        # Secrets and invitations share one creation budget per person.
+        Rule(
+            "create",
+            "POST",
+            re.compile(r"^/(?:secrets|invitations)/?$"),
+            per_user=settings.rate_create_per_user,
+        ),
+    )
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def counter_keys(
+    rule: Rule, match: re.Match[str], client: str, user: User | None
+) -> list[tuple[str, int]]:
+    """(counter key, limit) pairs for one request; values are hashed before they become keys."""
+    keys: list[tuple[str, int]] = []
+    if rule.per_target is not None and match.groups():
+        keys.append((f"{rule.name}:target:{_digest(match.group(1))}", rule.per_target))
+    if rule.per_client is not None:
+        keys.append((f"{rule.name}:client:{_digest(client)}", rule.per_client))
+    if rule.per_user is not None:
+        who = f"user:{user.sub}" if user is not None else f"client:{client}"
+        keys.append((f"{rule.name}:who:{_digest(who)}", rule.per_user))
+    return keys
+
+
+class MemoryCounter:
+    """Fixed-window counters in this process; old windows are dropped as the table grows."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.max_entries = max_entries
+
+    async def hit(self, key: str, window_index: int, window_seconds: int) -> int:
+        if len(self.counts) >= self.max_entries:
+            self.counts = {k: v for k, v in self.counts.items() if v[0] >= window_index}
+            if len(self.counts) >= self.max_entries:
+                self.counts.clear()  # a flood of distinct keys: forget rather than grow
+        index, count = self.counts.get(key, (window_index, 0))
+        count = count + 1 if index == window_index else 1
+        self.counts[key] = (window_index, count)
+        return count
+
+
+class RedisCounter:
+    """INCR + EXPIRE per window in Redis, shared by every app process; memory when Redis fails."""
+
+    def __init__(
+        self, redis: Redis, fallback: MemoryCounter, prefix: str = "safe_share:rl"
+    ) -> None:
+        self.redis = redis
+        self.fallback = fallback
+        self.prefix = prefix
+        self.degraded = False
+
+    async def hit(self, key: str, window_index: int, window_seconds: int) -> int:
+        redis_key = f"{self.prefix}:{key}:{window_index}"
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(redis_key)
+                pipe.expire(redis_key, window_seconds + 1)
+                count, _ok = await pipe.execute()
+        except Exception as exc:  # any Redis failure: keep limiting, locally
+            if not self.degraded:
+                self.degraded = True
+                logger.warning(
+                    "rate limits: Redis unavailable (%s), counting in this process",
+                    type(exc).__name__,
+                )
+            return await self.fallback.hit(key, window_index, window_seconds)
+        if self.degraded:
+            self.degraded = False
+            logger.warning("rate limits: Redis is back, counting in Redis again")
+        return int(count)
+
+
+Counter = MemoryCounter | RedisCounter
+
+
+class RateLimitMiddleware:
+    """Counts before the handler runs, so a refused request changes nothing."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        counter: Counter,
+        clock: Clock,
+        rules: Sequence[Rule] | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.counter = counter
+        self.clock = clock
+        self.rules = tuple(rules) if rules is not None else rules_from_settings(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        retry_after = await self.check(scope)
+        if retry_after is None:
+            await self.app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        response = too_many_attempts_page(request, retry_after)
+        await response.to_asgi_response(None, request)(scope, receive, send)
+
+    async def check(self, scope: Scope) -> int | None:
+        """None when the request may go on, else the seconds until the window ends."""
+        method = scope.get("method", "GET")
+        path = scope["path"]
+        window = self.settings.rate_window_seconds
+        now = self.clock().timestamp()
+        window_index = int(now // window)
+        over = False
+        for rule in self.rules:
+            if rule.method != method:
+                continue
+            match = rule.pattern.match(path)
+            if match is None:
+                continue
+            request: Request[Any, Any, Any] = Request(scope)
+            client = client_address(request, self.settings)
+            user: User | None = scope.get("state", {}).get("user")
+            for key, limit in counter_keys(rule, match, client, user):
+                if await self.counter.hit(key, window_index, window) > limit:
+                    over = True
+        if not over:
+            return None
+        return max(1, math.ceil((window_index + 1) * window - now))
