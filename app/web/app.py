@@ -26,10 +26,13 @@ from app.auth.oidc import OidcClient
 from app.db.engine import create_engine, start, stop
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, Settings, load_settings
+from app.web.controllers.audit import AuditController
 from app.web.controllers.auth import AuthController
+from app.web.controllers.dashboard import DashboardController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
+from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import RequestContextMiddleware, security_headers_hook
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
@@ -59,6 +62,7 @@ def configure_templates(env: Environment, static_files: StaticFiles, settings: S
         language_name=i18n.language_name,
         group_name=lambda key: i18n.group_display_name(settings.groups.get(key, {"en": key})),
         settings=settings,
+        **TEMPLATE_HELPERS,
     )
 
 
@@ -119,7 +123,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "oidc": OidcClient(settings),
     }
     return Litestar(
-        route_handlers=[PageController, SecretController, AuthController, serve_static],
+        route_handlers=[
+            PageController,
+            SecretController,
+            DashboardController,
+            AuditController,
+            AuthController,
+            serve_static,
+        ],
         dependencies=DEPENDENCIES,
         middleware=[
             DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)
