@@ -156,6 +156,8 @@ async def test_revoke_from_the_dashboard_swaps_the_row_for_htmx(
     assert answer.text.lstrip().startswith(f'<li id="secret-{secret_id}"')
     assert "Revoked" in answer.text
     assert "Revoke</button>" not in answer.text
+    assert "data-focus-on-swap" in answer.text  # focus follows the change
+    assert "data-focus-on-swap" not in (await alice.get("/dashboard")).text
 
     # A revoked link answers like any unavailable one.
     revealed = await reveal(bob, secret_id, key)
@@ -241,7 +243,7 @@ async def test_a_forged_page_link_is_a_clear_400(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
     alice = await signed_in(new_client, issuer, ALICE)
-    for after in ("nonsense", "12.<script>", "-5.abc", "9" * 40 + ".x"):
+    for after in ("nonsense", "12.<script>", "-5.abc", "9" * 40 + ".x", "9" * 18 + ".x"):
         page = await alice.get("/dashboard", params={"after": after})
         assert page.status_code == 400
         assert "This page link is not valid" in page.text

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from piccolo.columns.combination import WhereRaw
+
 from app.auth.identity import User
 from app.auth.rules import Recipient
 from app.db.tables import AuditEvent, Secret, SecretState
@@ -48,7 +50,10 @@ class Cursor:
         micros, _dot, row_id = text.partition(".")
         if not micros.isdigit() or len(micros) > 18 or not _ID.match(row_id):
             raise BadCursor(text[:40])
-        return cls(_EPOCH + timedelta(microseconds=int(micros)), row_id)
+        try:
+            return cls(_EPOCH + timedelta(microseconds=int(micros)), row_id)
+        except OverflowError:  # past the year 9999
+            raise BadCursor(text[:40]) from None
 
 
 @dataclass(frozen=True)
@@ -128,8 +133,8 @@ async def list_my_secrets(
         return Page([], None)
     where: Any = Secret.creator_email == user.email
     if after is not None:
-        at = _utc(after.at)
-        where &= (Secret.created_at < at) | ((Secret.created_at == at) & (Secret.id < after.id))
+        # A row-value comparison, so PostgreSQL and SQLite seek the index instead of filtering.
+        where &= WhereRaw('("created_at", "id") < ({}, {})', _utc(after.at), after.id)
     rows = await (
         Secret.select(*_OWNED_COLUMNS)
         .where(where)
@@ -224,8 +229,7 @@ class AuditFilter:
 
 
 def _event_cursor_where(after: Cursor) -> Any:
-    at = _utc(after.at)
-    return (AuditEvent.at < at) | ((AuditEvent.at == at) & (AuditEvent.id < int(after.id)))
+    return WhereRaw('("at", "id") < ({}, {})', _utc(after.at), int(after.id))
 
 
 async def search_audit(
@@ -234,7 +238,7 @@ async def search_audit(
     """Newest first, one query per page."""
     where = search.where()
     if after is not None:
-        if not after.id.isdigit():
+        if not after.id.isdigit() or len(after.id) > 18:  # a BIGINT id
             raise BadCursor(after.id)
         where &= _event_cursor_where(after)
     rows = await (

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -63,8 +63,12 @@ def csv_lines(events: Iterable[TrailEvent]) -> str:
     return buffer.getvalue()
 
 
-def _day_start(text: str, zone: ZoneInfo) -> datetime:
-    return datetime.combine(date.fromisoformat(text), time(0), tzinfo=zone)
+def _day_start(text: str, zone: ZoneInfo, days_later: int = 0) -> datetime:
+    day = date.fromisoformat(text)
+    if not 1970 <= day.year <= 9000:  # far-off years would overflow once moved to UTC
+        raise ValueError(text)
+    start = datetime.combine(day + timedelta(days=days_later), time(0), tzinfo=zone)
+    return start.astimezone(UTC)
 
 
 def parse_filter(
@@ -96,7 +100,7 @@ def parse_filter(
         errors["from"] = _("Enter a date like 2026-01-31.")
     try:
         # The end day is included: the filter stops at the start of the next day.
-        day_to = _day_start(typed["to"], zone) + timedelta(days=1) if typed["to"] else None
+        day_to = _day_start(typed["to"], zone, days_later=1) if typed["to"] else None
     except ValueError:
         errors["to"] = _("Enter a date like 2026-01-31.")
     if day_from and day_to and day_to <= day_from:

@@ -208,7 +208,14 @@ async def _dashboard_row(
     if not is_htmx(request):
         return Redirect(f"/dashboard#secret-{secret_id}", status_code=303)
     # Already opened or expired meanwhile: the row shows its real state instead.
-    return render(request, "dashboard.html", "fragments/dashboard_row.html", secret=secret, now=now)
+    return render(
+        request,
+        "dashboard.html",
+        "fragments/dashboard_row.html",
+        secret=secret,
+        now=now,
+        swapped=True,
+    )
 
 
 def not_for_you(request: Request[Any, Any, Any]) -> Template:
