@@ -102,6 +102,9 @@ async def test_dashboard_shows_exactly_the_callers_secrets(
     page = await alice.get("/dashboard")
     assert page.status_code == 200
     assert set(ROW_ID.findall(page.text)) == alices
+    fragment = await alice.get("/dashboard", headers={"hx-request": "true"})
+    assert "<html" not in fragment.text
+    assert set(ROW_ID.findall(fragment.text)) == alices
     assert set(ROW_ID.findall((await carol.get("/dashboard")).text)) == {carols}
     assert set(ROW_ID.findall((await bob.get("/dashboard")).text)) == {bobs}
 
