@@ -1,10 +1,12 @@
 """The arq worker: the expiry sweep as a cron job every minute.
 
-Run it with `python -m app.worker` (settings are read at start, not at import).
+Run it with `python -m app.worker` (settings are read at start, not at import). With `--burst`
+it runs the jobs already queued and exits (tests; one-off runs from a scheduler).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,15 +60,23 @@ def redis_settings(settings: Settings) -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.worker", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="run queued jobs, then exit")
+    parser.add_argument("--queue", default=None, help="the arq queue name (default: arq's)")
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings()
+    options: dict[str, Any] = {"burst": True} if args.burst else {}
+    if args.queue:
+        options["queue_name"] = args.queue
     run_worker(
         WorkerSettings,  # type: ignore[arg-type]  # arq's settings are a plain class by design
         redis_settings=redis_settings(settings),
         ctx={"settings": settings},
+        **options,
     )
 
 

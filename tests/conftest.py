@@ -145,7 +145,7 @@ async def app(settings: Settings, clock: FrozenClock) -> Litestar:
 @pytest.fixture
 async def running_app(app: Litestar) -> AsyncIterator[Litestar]:
     """The app with its start-up and shut-down run in the test's own event loop."""
-    async with LifespanManager(cast(Any, app)):
+    async with LifespanManager(cast(Any, app), startup_timeout=30, shutdown_timeout=30):
         yield app
 
 

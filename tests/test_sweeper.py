@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
+import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +23,7 @@ from app.db.tables import AuditEvent, Invitation, Secret
 from app.services import secrets
 from app.services.audit import ClientInfo
 from app.services.sweeper import sweep
-from app.settings import load_settings
+from app.settings import PROJECT_ROOT, load_settings
 from app.worker import WorkerSettings, sweep_job
 
 STAFF = User("s", "alice@prowise.com", "Alice", Role.STAFF, frozenset(), None, None)
@@ -152,3 +157,82 @@ async def test_sweep_expires_open_invitations(engine: Engine[Any]) -> None:
     result = await sweep(now, timedelta(days=365))
     assert result.invitations_expired == 1
     assert (await Invitation.select(Invitation.state).first()) == {"state": "expired"}
+
+
+@pytest.mark.redis
+async def test_two_real_worker_processes_expire_and_audit_each_secret_exactly_once(
+    engine: Engine[Any], redis_url: str, database_url: str
+) -> None:
+    """Two `python -m app.worker --burst` processes sweep the same 1,000 rows at the same moment."""
+    now = datetime.now(UTC)
+    ids = [f"race{i:06d}" for i in range(1000)]
+    await Secret.insert(
+        *(
+            Secret(
+                id=secret_id,
+                state="waiting",
+                nonce=b"n",
+                ciphertext=b"c",
+                creator_email="alice@prowise.com",
+                creator_role="staff",
+                recipient_email="bob@example.com",
+                max_views=1,
+                views_left=1,
+                created_at=now - timedelta(days=2),
+                expires_at=now - timedelta(days=1),
+            )
+            for secret_id in ids
+        )
+    )
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    queues = [f"safe-share-test-{uuid.uuid4().hex}" for _ in range(2)]
+    # One job per worker, both due at the same instant, so the two sweeps really overlap.
+    for queue in queues:
+        await pool.enqueue_job("sweep_job", _queue_name=queue, _defer_by=timedelta(seconds=4))
+    await pool.aclose()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "SAFE_SHARE_DATABASE_URL": database_url,
+        "SAFE_SHARE_REDIS_URL": redis_url,
+        "SAFE_SHARE_SECRET_KEY": "k" * 32,
+        "SAFE_SHARE_ENV": "development",
+    }
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.worker",
+            "--burst",
+            "--queue",
+            queue,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for queue in queues
+    ]
+    outputs = await asyncio.wait_for(
+        asyncio.gather(*(worker.communicate() for worker in workers)), timeout=120
+    )
+    logs = [out.decode() for out, _err in outputs]
+    assert [worker.returncode for worker in workers] == [0, 0], logs
+    # Each worker logs a one-line summary per run; together they expired each secret once.
+    per_worker = [
+        [int(n) for n in re.findall(r"sweep: (\d+) secrets expired", log)] for log in logs
+    ]
+    print("expired per worker:", per_worker)
+    assert all(counts for counts in per_worker), logs
+    assert sum(sum(counts) for counts in per_worker) == 1000, logs
+
+    states = await Secret.select(Secret.state, Secret.ciphertext).where(Secret.id.is_in(ids))
+    assert {(row["state"], row["ciphertext"]) for row in states} == {("expired", None)}
+    audited = Counter(
+        row["secret_id"]
+        for row in await AuditEvent.select(AuditEvent.secret_id).where(
+            AuditEvent.action == "secret.expired"
+        )
+    )
+    assert set(audited) == set(ids)
+    assert set(audited.values()) == {1}

@@ -27,12 +27,15 @@ from app.db.engine import create_engine, start, stop
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, Settings, load_settings
 from app.web.accesslog import AccessLogMiddleware
+from app.web.controllers.audit import AuditController
 from app.web.controllers.auth import AuthController
+from app.web.controllers.dashboard import DashboardController
 from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.formcheck import FormEncodingMiddleware
+from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import RequestContextMiddleware, security_headers_hook
 from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
@@ -66,6 +69,7 @@ def configure_templates(env: Environment, static_files: StaticFiles, settings: S
         language_name=i18n.language_name,
         group_name=lambda key: i18n.group_display_name(settings.groups.get(key, {"en": key})),
         settings=settings,
+        **TEMPLATE_HELPERS,
     )
 
 
@@ -138,6 +142,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             PageController,
             SecretController,
             InvitationController,
+            DashboardController,
+            AuditController,
             AuthController,
             serve_static,
         ],

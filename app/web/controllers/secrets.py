@@ -13,11 +13,11 @@ from litestar.response import Redirect, Template
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
-from app.services import secrets
+from app.services import dashboard, secrets
 from app.services.audit import ClientInfo, record
 from app.settings import Settings
 from app.web.forms import extract_key, parse_secret_form
-from app.web.responses import error_page, render, unavailable_page
+from app.web.responses import error_page, is_htmx, render, unavailable_page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -186,15 +186,18 @@ class SecretController(Controller):
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
+        data: Form,
         user: User | None,
         now: datetime,
         client: ClientInfo,
-    ) -> Template:
+    ) -> Template | Redirect:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
         revoked = await secrets.revoke_secret(
             secret_id=secret_id, user=user, now=now, client=client
         )
+        if data.get("view") == "dashboard":
+            return await _dashboard_row(request, secret_id, user, now)
         if not revoked:
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
@@ -203,6 +206,27 @@ class SecretController(Controller):
 
 def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
     return may_open(user, summary.recipient.email, summary.recipient.group)
+
+
+async def _dashboard_row(
+    request: Request[Any, Any, Any], secret_id: str, user: User, now: datetime
+) -> Template | Redirect:
+    """From "My secrets": htmx swaps the row in place, a plain form goes back to the list."""
+    secret = await dashboard.find_my_secret(user, secret_id)
+    if secret is None:
+        # Not the creator's: the same answer as for an unknown link, and nothing changed.
+        return unavailable_page(request)
+    if not is_htmx(request):
+        return Redirect(f"/dashboard#secret-{secret_id}", status_code=303)
+    # Already opened or expired meanwhile: the row shows its real state instead.
+    return render(
+        request,
+        "dashboard.html",
+        "fragments/dashboard_row.html",
+        secret=secret,
+        now=now,
+        swapped=True,
+    )
 
 
 def not_for_you(request: Request[Any, Any, Any]) -> Template:
