@@ -15,7 +15,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -50,7 +49,7 @@ def make_store(settings: Settings) -> Store:
 def configure_templates(env: Environment, static_files: StaticFiles, settings: Settings) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+        gettext=i18n.translate, ngettext=i18n.translate_plural, newstyle=True
     )
     env.globals.update(
         static_url=static_files.url,
@@ -118,12 +117,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "sessions": sessions,
         "oidc": OidcClient(settings),
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[PageController, SecretController, AuthController, serve_static],
         dependencies=DEPENDENCIES,
-        middleware=[
-            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)
-        ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings)],
         template_config=templates,
@@ -134,3 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
+    # Outside the router, not per route: a 404 for an unknown address (which matches no route)
+    # must know the visitor's language and session too.
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, settings, sessions)
+    return app
