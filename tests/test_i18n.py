@@ -477,8 +477,8 @@ async def test_adding_a_language_is_a_catalogue_and_one_line_of_configuration(
         home = await browser.get("/", headers={"accept-language": "fr-FR,fr;q=0.9"})
         assert '<html lang="fr">' in home.text
         assert "Partager un secret, en toute sécurité" in home.text
-        assert '<option value="fr" selected>français</option>' in home.text
-        assert '<option value="nl" >Nederlands</option>' in home.text
+        assert '<option value="fr" lang="fr" selected>français</option>' in home.text
+        assert '<option value="nl" lang="nl">Nederlands</option>' in home.text
         token = i18n.current_language.set("fr")
         try:
             assert i18n.format_relative(clock.now + timedelta(days=1), clock.now) == "dans 1 jour"

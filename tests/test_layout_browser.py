@@ -47,6 +47,7 @@ VIEWPORTS = {
     "phone": {"width": 360, "height": 740},
     "desktop": {"width": 1280, "height": 800},
 }
+SUBRESOURCES = {"stylesheet", "script", "image", "font", "media", "manifest"}
 STAFF = "alice@prowise.com"
 CUSTOMER = "bob@example.com"
 # Part of the visible text each page must show in each language (proves the right page).
@@ -199,7 +200,8 @@ def watch_console(tab: Any, name: str, inspector: Inspector) -> None:
             inspector.findings.append(Finding(name, f"console error: {message.text}"))
 
     def on_response(response: Any) -> None:
-        if response.request.resource_type != "document" and response.status >= 400:
+        # Pages and htmx answers may be 4xx on purpose; a missing stylesheet or script never.
+        if response.request.resource_type in SUBRESOURCES and response.status >= 400:
             inspector.findings.append(Finding(name, f"{response.status} for {response.url}"))
 
     tab.on("console", on_console)
@@ -219,6 +221,11 @@ def visit_as_anonymous(tab: Any, url: str, inspector: Inspector, language: str) 
 def create_as_staff(tab: Any, url: str, inspector: Inspector, language: str) -> str:
     tab.goto(f"{url}/")
     inspector.check(tab, "home staff", language)
+    tab.click("#create button[type=submit]")  # empty: refused, errors tied to the fields
+    tab.wait_for_selector(".form-error")
+    assert tab.evaluate("document.activeElement.className") == "form-error"
+    assert tab.get_attribute("#content", "aria-invalid") == "true"
+    inspector.check(tab, "form errors", language)
     tab.fill("#content", "correct horse battery staple")
     tab.fill("#recipient_email", CUSTOMER)
     tab.click("#create button[type=submit]")
@@ -294,7 +301,7 @@ def test_every_page_fits_the_screen_and_passes_axe(
             ctx.close()
 
     print(f"{viewport} {scheme} {language}: checked {', '.join(inspector.checked)}")
-    assert len(inspector.checked) == 8
+    assert len(inspector.checked) == 9
     problems = [f"{f.page}: {f.problem}" for f in inspector.findings]
     assert problems == [], "\n".join(problems)
 
