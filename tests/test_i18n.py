@@ -278,7 +278,7 @@ async def visit_every_page(
 # What each page must say, per language: proof the translation reached it.
 EXPECTED = {
     "nl": {
-        "home signed out": "Deel een geheim, veilig",
+        "home signed out": "Veilig een geheim delen",
         "not found": "Pagina niet gevonden",
         "sign-in required": "Inloggen met Prowise Account",
         "home staff": "E-mailadres van de ontvanger",
@@ -288,7 +288,7 @@ EXPECTED = {
         "secret": "Er ligt een geheim voor je klaar",
         "wrong key": "Deze sleutel opent het geheim niet.",
         "revealed": "Het kan nog 1 keer worden geopend.",
-        "status": "Wacht: nog 1 keer te openen",
+        "status": "Actief: nog 1 keer te openen",
         "unavailable": "Dit geheim is niet beschikbaar",
     },
     "de": {
@@ -302,7 +302,7 @@ EXPECTED = {
         "secret": "Ein Geheimnis wartet auf Sie",
         "wrong key": "Dieser Schlüssel öffnet das Geheimnis nicht.",
         "revealed": "Es kann noch 1 Mal geöffnet werden.",
-        "status": "Wartet: noch 1 Aufruf übrig",
+        "status": "Aktiv: noch 1 Aufruf übrig",
         "unavailable": "Dieses Geheimnis ist nicht verfügbar",
     },
 }
@@ -356,7 +356,7 @@ async def test_language_picker_choice_is_remembered_and_beats_the_browser(
     client: httpx.AsyncClient,
 ) -> None:
     client.headers["accept-language"] = "nl"
-    assert "Deel een geheim, veilig" in (await client.get("/")).text
+    assert "Veilig een geheim delen" in (await client.get("/")).text
     await prime_csrf(client)
     chosen = await client.post(
         "/language",
