@@ -15,6 +15,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -29,7 +30,11 @@ from app.web.controllers.auth import AuthController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
-from app.web.middleware import RequestContextMiddleware, security_headers_hook
+from app.web.middleware import (
+    LanguageMiddleware,
+    RequestContextMiddleware,
+    security_headers_hook,
+)
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
@@ -120,6 +125,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     app = Litestar(
         route_handlers=[PageController, SecretController, AuthController, serve_static],
         dependencies=DEPENDENCIES,
+        middleware=[
+            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions)
+        ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings)],
         template_config=templates,
@@ -130,7 +138,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
-    # Outside the router, not per route: a 404 for an unknown address (which matches no route)
-    # must know the visitor's language and session too.
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, settings, sessions)
+    # Route middleware never sees an address that matches no route: wrap the whole handler
+    # so that 404 page is in the visitor's language too.
+    app.asgi_handler = LanguageMiddleware(app.asgi_handler, settings)
     return app
