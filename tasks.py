@@ -1,4 +1,7 @@
-"""Safe Share's task runner: `python tasks.py dev | test | migrate | worker | bench`.
+"""Safe Share's task runner: `python tasks.py dev | test | migrate | worker | bench | i18n`.
+
+`i18n` extracts every translatable string (babel.cfg), updates locales/*/messages.po and lists
+what still needs a translator; `i18n --init xx` starts a catalogue for a new language.
 
 Needs only Python 3.11+ and pip: it makes .venv and installs the project into it the first
 time (and again whenever pyproject.toml changes).
@@ -64,6 +67,9 @@ def main(argv: list[str]) -> int:
     if task == "worker":
         ensure_venv("dev")
         return run("-m", "app.worker")
+    if task == "i18n":
+        ensure_venv("dev")
+        return run("-m", "app.catalogues", *rest)
     if task == "bench":
         ensure_venv("test")
         return run("-m", "benchmarks.run", *rest)

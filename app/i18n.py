@@ -46,14 +46,22 @@ def _translations() -> NullTranslations:
     return _catalogues.get(current_language.get()) or NullTranslations()
 
 
+def translate(message: str) -> str:
+    """The translation alone; Jinja's newstyle gettext fills in (and escapes) the variables."""
+    return _translations().gettext(message)
+
+
+def translate_plural(singular: str, plural: str, n: int) -> str:
+    return _translations().ngettext(singular, plural, n)
+
+
 def gettext(message: str, **variables: object) -> str:
-    text = _translations().gettext(message)
+    text = translate(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
-    text = _translations().ngettext(singular, plural, n)
-    return text % {"num": n, **variables}
+    return translate_plural(singular, plural, n) % {"num": n, **variables}
 
 
 _ = gettext

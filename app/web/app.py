@@ -36,7 +36,11 @@ from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.formcheck import FormEncodingMiddleware
 from app.web.labels import TEMPLATE_HELPERS
-from app.web.middleware import RequestContextMiddleware, security_headers_hook
+from app.web.middleware import (
+    LanguageMiddleware,
+    RequestContextMiddleware,
+    security_headers_hook,
+)
 from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
@@ -60,7 +64,7 @@ MAX_BODY_BYTES = 160_000
 def configure_templates(env: Environment, static_files: StaticFiles, settings: Settings) -> None:
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+        gettext=i18n.translate, ngettext=i18n.translate_plural, newstyle=True
     )
     env.globals.update(
         static_url=static_files.url,
@@ -137,7 +141,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "oidc": OidcClient(settings),
         "rate_counter": counter,
     }
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             PageController,
             SecretController,
@@ -164,6 +168,10 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
+    # Route middleware never sees an address that matches no route: wrap the whole handler
+    # so that 404 page is in the visitor's language too.
+    app.asgi_handler = LanguageMiddleware(app.asgi_handler, settings)
+    return app
 
 
 def create_served_app() -> ASGIApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -13,6 +14,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import i18n
+from app.auth.identity import User
 from app.settings import Settings
 from app.web.responses import handle_http_exception
 from app.web.sessions import SessionManager
@@ -82,7 +84,50 @@ def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awai
     return add_headers
 
 
+def _apply_context(
+    scope: Scope, settings: Settings, cookies: dict[str, str], user: User | None
+) -> tuple[Token[str], Token[str]]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    language = i18n.negotiate_language(
+        settings.languages,
+        account=user.locale if user else None,
+        chosen=cookies.get(LANGUAGE_COOKIE),
+        accept_language=_header(scope, b"accept-language"),
+    )
+    state["language"] = language
+    zone = i18n.valid_timezone(
+        (user.zoneinfo if user else None) or cookies.get(TIMEZONE_COOKIE),
+        settings.default_timezone,
+    )
+    return i18n.current_language.set(language), i18n.current_timezone.set(zone)
+
+
+class LanguageMiddleware:
+    """Around the whole app, so even a 404 for an address no route matches speaks the
+    visitor's language (from the picker's cookie or the browser); no I/O here."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        language_token, zone_token = _apply_context(
+            scope, self.settings, request_cookies(scope), None
+        )
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.current_language.reset(language_token)
+            i18n.current_timezone.reset(zone_token)
+
+
 class RequestContextMiddleware:
+    """Per route, inside the error handling: the signed-in user, whose account locale and
+    time zone then win."""
+
     def __init__(self, app: ASGIApp, settings: Settings, sessions: SessionManager) -> None:
         self.app = app
         self.settings = settings
@@ -98,19 +143,7 @@ class RequestContextMiddleware:
         state: dict[str, Any] = scope.setdefault("state", {})
         state["session"] = session
         state["user"] = user
-        language = i18n.negotiate_language(
-            self.settings.languages,
-            account=user.locale if user else None,
-            chosen=cookies.get(LANGUAGE_COOKIE),
-            accept_language=_header(scope, b"accept-language"),
-        )
-        state["language"] = language
-        language_token = i18n.current_language.set(language)
-        zone = i18n.valid_timezone(
-            (user.zoneinfo if user else None) or cookies.get(TIMEZONE_COOKIE),
-            self.settings.default_timezone,
-        )
-        zone_token = i18n.current_timezone.set(zone)
+        language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
         started = False
 
         async def send_noting_start(message: Message) -> None:
