@@ -42,8 +42,6 @@
   function enhance(root) {
     var buttons = root.querySelectorAll("[data-copy]");
     for (var i = 0; i < buttons.length; i++) buttons[i].hidden = false;
-    var hide = root.querySelectorAll("[data-js-hide]");
-    for (var j = 0; j < hide.length; j++) hide[j].hidden = true;
     fillKey(root, key);
     if (root.querySelector && root.querySelector("[data-revealed]")) forgetKey();
   }
@@ -70,11 +68,6 @@
 
   document.addEventListener("focusin", function (event) {
     if (event.target.hasAttribute && event.target.hasAttribute("data-select-on-focus")) event.target.select();
-  });
-
-  document.addEventListener("change", function (event) {
-    var form = event.target.form;
-    if (form && form.hasAttribute("data-auto-submit")) form.submit();
   });
 
   // After an in-place swap, move focus to the new content and announce it.

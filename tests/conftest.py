@@ -27,6 +27,14 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("SAFE_SHARE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("SAFE_SHARE_TEST_REDIS", "redis://127.0.0.1:6379/14")
 BASE_URL = "http://testserver.local"
+RATE_LIMITS = (
+    "REVEAL_PER_SECRET",
+    "REVEAL_PER_CLIENT",
+    "GUEST_PER_TOKEN",
+    "GUEST_PER_CLIENT",
+    "SIGNIN_PER_CLIENT",
+    "CREATE_PER_USER",
+)
 
 
 def service_missing(what: str) -> None:
@@ -121,6 +129,9 @@ def make_settings(issuer: str, tmp_path: Path) -> Callable[..., Settings]:
             "SAFE_SHARE_OIDC_ISSUER": issuer,
             "SAFE_SHARE_BASE_URL": BASE_URL,
             "SAFE_SHARE_SECRET_KEY": "test-master-key-" + "x" * 32,
+            # Rate limits are tested on their own (test_rate_limits.py), with values set there;
+            # elsewhere they must not turn a test's many requests into 429s.
+            **{f"SAFE_SHARE_RATE_{name}": "10000" for name in RATE_LIMITS},
         }
         values.update({f"SAFE_SHARE_{k.upper()}": v for k, v in env.items()})
         return load_settings(values, dev_dir=tmp_path)

@@ -301,3 +301,20 @@ async def test_staff_claim_makes_staff_outside_the_staff_domain(
     await sign_in(client, issuer, "contractor@partner.example", groups=["staff", "service"])
     home = await client.get("/")
     assert 'name="recipient_email"' in home.text
+
+
+async def test_forged_recipient_with_a_nul_byte_is_refused_and_audited_readably(
+    client: httpx.AsyncClient, issuer: str
+) -> None:
+    await sign_in(client, issuer, CUSTOMER)
+    await prime_csrf(client)
+    forged = await client.post(
+        "/secrets",
+        data={"content": "x", "recipient_email": "eve\x00@example.net", "expires_in": "3600"},
+        headers=csrf_headers(client),
+    )
+    assert forged.status_code == 403
+    row = await AuditEvent.select(AuditEvent.target).where(
+        AuditEvent.action == "secret.create_refused"
+    )
+    assert row == [{"target": "eve\ufffd@example.net"}]

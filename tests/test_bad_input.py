@@ -29,6 +29,7 @@ GOOD = {"content": "s3cret", "recipient_email": CUSTOMER, "expires_in": "86400",
         ({"recipient_email": "not-an-email"}, "recipient_email", "email address"),
         ({"recipient_email": "a@b"}, "recipient_email", "email address"),
         ({"recipient_email": "x@example.com\r\nBcc: y@example.com"}, "recipient_email", "email"),
+        ({"recipient_email": "a\x00b@example.com"}, "recipient_email", "email address"),
     ],
 )
 async def test_bad_create_input_reshows_the_form_with_a_message(

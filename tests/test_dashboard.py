@@ -30,7 +30,7 @@ async def signed_in(
 
 def main_of(page: str) -> str:
     """A page's own content, without the per-person header (CSRF token, who is signed in)."""
-    return page[page.index('<main id="main">') : page.index("</main>")]
+    return page[page.index('<main id="main"') : page.index("</main>")]
 
 
 async def revoke(

@@ -22,6 +22,11 @@ class ClientInfo:
     user_agent: str = ""  # first 120 characters
 
 
+def _printable(text: str) -> str:
+    # Forged requests put anything here; PostgreSQL refuses NUL and logs want no control codes.
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+
+
 async def record(
     action: str,
     *,
@@ -35,6 +40,7 @@ async def record(
     reason: str = "",
 ) -> None:
     client = client or ClientInfo()
+    target, reason = _printable(target), _printable(reason)
     await AuditEvent.insert(
         AuditEvent(
             at=at,

@@ -18,7 +18,8 @@ from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
 from app.settings import Settings
 
 EMAIL_PATTERN = re.compile(
-    r"^[^@\s<>\"',;:()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$"
+    # No control characters (NUL included: PostgreSQL text refuses it) in the local part.
+    r"^[^@\s\x00-\x1f\x7f<>\"',;:()\[\]\\]{1,64}@[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+$"
 )
 
 

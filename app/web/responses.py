@@ -155,6 +155,13 @@ def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
             request.scope["path"].split("/")[1],
         )
         return service_unavailable_page(request)
+    if isinstance(exc, asyncpg.DataError):
+        # Input the database cannot hold (a NUL byte, say) that validation let through:
+        # still the client's input, so a 400, and the transaction was rolled back.
+        logger.warning("refused %s on %s", type(exc).__name__, request.scope["path"].split("/")[1])
+        return error_page(
+            request, 400, _("Bad request"), _("Safe Share could not understand this request.")
+        )
     # Log the type and place only: exception messages could carry request data.
     logger.error(
         "unhandled %s on %s %s",
