@@ -36,9 +36,17 @@ def check_may_address(user: User, recipient: Recipient) -> None:
         raise NotAllowed("customer_must_address_group")
 
 
-def may_open(user: User, recipient_email: str | None, recipient_group: str | None) -> bool:
+def may_open(
+    user: User,
+    recipient_email: str | None,
+    recipient_group: str | None,
+    guest_submission: bool = False,
+) -> bool:
     if user.email is None:
         return False
+    if guest_submission:
+        # A guest's secret is for the staff member who invited them, and only while staff.
+        return user.is_staff and user.email == recipient_email
     if recipient_email is not None:
         return user.email == recipient_email
     return user.is_staff and recipient_group is not None and recipient_group in user.groups

@@ -21,7 +21,7 @@ from app.db.engine import write_transaction
 from app.db.tables import Invitation, InvitationState, Secret, SecretState
 from app.services import audit
 from app.services.audit import ClientInfo
-from app.services.secrets import NotForYou, RevealedSecret, SecretUnavailable
+from app.services.secrets import RevealedSecret, reveal_secret
 
 EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 DEFAULT_EXPIRY = timedelta(days=1)
@@ -278,74 +278,10 @@ async def list_received(user: User) -> list[ReceivedSecret]:
 async def reveal_guest_secret(
     *, secret_id: str, viewer: User, now: datetime, master_keys: Sequence[bytes], client: ClientInfo
 ) -> RevealedSecret:
-    """Only the inviting staff member opens it, once; a refusal rolls back and spends nothing."""
-    if not _plausible_id(secret_id):
-        raise SecretUnavailable
-    target = ""
-    try:
-        async with write_transaction() as locking:
-            query = Secret.select(
-                Secret.nonce,
-                Secret.ciphertext,
-                Secret.wrapped_key,
-                Secret.recipient_email,
-                Secret.invitation_id,
-            ).where(
-                (Secret.id == secret_id)
-                & Secret.invitation_id.is_not_null()
-                & (Secret.state == SecretState.WAITING.value)
-                & (Secret.expires_at > now)
-            )
-            row = await (query.lock_rows() if locking else query).first()
-            if row is None or row["ciphertext"] is None or row["wrapped_key"] is None:
-                raise SecretUnavailable
-            target = row["recipient_email"] or ""
-            if not (viewer.is_staff and viewer.email is not None and viewer.email == target):
-                raise NotForYou
-            try:
-                key = crypto.unwrap_key(row["wrapped_key"], master_keys, secret_id.encode())
-                sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
-                plaintext = crypto.open_sealed(sealed, key, secret_id.encode())
-            except crypto.DecryptionError:
-                # A master key that was rotated away: nothing can open it any more.
-                raise SecretUnavailable from None
-            # Opened once, then deleted; the tombstone keeps who opened it and when.
-            await Secret.update(
-                {
-                    Secret.views_left: 0,
-                    Secret.state: SecretState.OPENED.value,
-                    Secret.opened_at: now,
-                    Secret.opened_by: viewer.label,
-                    Secret.ciphertext: None,
-                    Secret.nonce: None,
-                    Secret.wrapped_key: None,
-                    Secret.closed_at: now,
-                }
-            ).where(Secret.id == secret_id)
-            await audit.record(
-                "secret.revealed",
-                at=now,
-                actor=viewer.label,
-                client=client,
-                secret_id=secret_id,
-                invitation_id=row["invitation_id"],
-                target=target,
-                reason="guest_secret",
-            )
-    except NotForYou:
-        # Recorded after the rollback: nothing was spent.
-        await audit.record(
-            "secret.refused",
-            at=now,
-            actor=viewer.label,
-            outcome="refused",
-            client=client,
-            secret_id=secret_id,
-            target=target,
-            reason="wrong_person",
-        )
-        raise
-    return RevealedSecret(content=plaintext.decode("utf-8", errors="replace"), views_left=0)
+    """Only the inviting staff member opens it, once; the same locked reveal as any secret."""
+    return await reveal_secret(
+        secret_id=secret_id, viewer=viewer, now=now, client=client, master_keys=master_keys
+    )
 
 
 async def revoke_invitation(

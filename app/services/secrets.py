@@ -7,6 +7,7 @@ person or a wrong key rolls back and spends no view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -158,14 +159,20 @@ def _plausible_id(secret_id: str) -> bool:
 async def reveal_secret(
     *,
     secret_id: str,
-    key_text: str,
     viewer: User,
     now: datetime,
     client: ClientInfo,
+    key_text: str | None = None,
+    master_keys: Sequence[bytes] = (),
 ) -> RevealedSecret:
-    key = crypto.decode_key(key_text)
+    """Open a secret for its recipient and count the view, in one locked transaction.
+
+    The key comes from the link (`key_text`); a guest's secret has no link, and its key is
+    unwrapped with the server's master keys instead (`key_text=None`).
+    """
     if not _plausible_id(secret_id):
         raise SecretUnavailable
+    guest_submission = key_text is None
     refusal: str | None = None
     target = ""
     try:
@@ -173,30 +180,36 @@ async def reveal_secret(
             query = Secret.select(
                 Secret.nonce,
                 Secret.ciphertext,
+                Secret.wrapped_key,
                 Secret.recipient_email,
                 Secret.recipient_group,
                 Secret.views_left,
+                Secret.invitation_id,
             ).where(
                 (Secret.id == secret_id)
                 & (Secret.state == SecretState.WAITING.value)
                 & (Secret.expires_at > now)
+                # A link's key never opens a guest's secret, and the other way round.
+                & (
+                    Secret.invitation_id.is_not_null()
+                    if guest_submission
+                    else Secret.invitation_id.is_null()
+                )
             )
             row = await (query.lock_rows() if locking else query).first()
             if row is None or row["ciphertext"] is None:
                 raise SecretUnavailable
             target = row["recipient_email"] or row["recipient_group"] or ""
-            if not may_open(viewer, row["recipient_email"], row["recipient_group"]):
+            if not may_open(
+                viewer, row["recipient_email"], row["recipient_group"], guest_submission
+            ):
                 refusal = "wrong_person"
                 raise NotForYou
-            if key is None:
-                refusal = "wrong_key"
-                raise WrongKey
             try:
-                sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
-                plaintext = crypto.open_sealed(sealed, key, secret_id.encode())
-            except crypto.DecryptionError:
+                plaintext = _open(row, secret_id, key_text, master_keys)
+            except WrongKey:
                 refusal = "wrong_key"
-                raise WrongKey from None
+                raise
             views_left = row["views_left"] - 1
             await _count_view(secret_id, views_left, viewer, now)
             await audit.record(
@@ -205,8 +218,13 @@ async def reveal_secret(
                 actor=viewer.label,
                 client=client,
                 secret_id=secret_id,
+                invitation_id=row["invitation_id"],
                 target=target,
-                reason="last_view" if views_left == 0 else "",
+                reason="guest_secret"
+                if guest_submission
+                else "last_view"
+                if not views_left
+                else "",
             )
     except (NotForYou, WrongKey):
         # The refusal is recorded after the rollback: no view was spent.
@@ -224,6 +242,27 @@ async def reveal_secret(
     return RevealedSecret(
         content=plaintext.decode("utf-8", errors="replace"), views_left=views_left
     )
+
+
+def _open(
+    row: dict[str, Any], secret_id: str, key_text: str | None, master_keys: Sequence[bytes]
+) -> bytes:
+    sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
+    if key_text is None:
+        try:
+            key = crypto.unwrap_key(row["wrapped_key"], master_keys, secret_id.encode())
+        except crypto.DecryptionError:
+            # Wrapped under a master key that was rotated away: nothing can open it any more.
+            raise SecretUnavailable from None
+    else:
+        link_key = crypto.decode_key(key_text)
+        if link_key is None:
+            raise WrongKey
+        key = link_key
+    try:
+        return crypto.open_sealed(sealed, key, secret_id.encode())
+    except crypto.DecryptionError:
+        raise WrongKey from None
 
 
 async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:

@@ -158,7 +158,7 @@ class SecretController(Controller):
         key_text = extract_key(raw_key) if isinstance(raw_key, str) else ""
         try:
             revealed = await secrets.reveal_secret(
-                secret_id=secret_id, key_text=key_text, viewer=user, now=now, client=client
+                secret_id=secret_id, key_text=key_text or "", viewer=user, now=now, client=client
             )
         except secrets.SecretUnavailable:
             return unavailable_page(request)
