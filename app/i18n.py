@@ -6,6 +6,7 @@ built or committed and a translation edit needs only a restart.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
@@ -103,6 +104,7 @@ def _accept_language_tags(header: str) -> list[str]:
     return [tag for _q, _i, tag in sorted(weighted)]
 
 
+@functools.lru_cache(maxsize=64)
 def language_name(code: str) -> str:
     """A language's own name for itself (Nederlands, Deutsch), for the picker."""
     return Locale.parse(code).get_display_name(code) or code
