@@ -27,7 +27,7 @@ from app.dev_identity import run_identity_provider
 from app.settings import PROJECT_ROOT, load_settings
 from app.web.app import create_app
 from app.web.sessions import session_cookie_name
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, RATE_LIMITS
 
 pytestmark = pytest.mark.browser
 
@@ -114,6 +114,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
                 "SAFE_SHARE_OIDC_ISSUER": issuer,
                 "SAFE_SHARE_BASE_URL": f"http://127.0.0.1:{port}",
                 "SAFE_SHARE_SECRET_KEY": "browser-test-key-" + "x" * 32,
+                **{f"SAFE_SHARE_RATE_{name}": "10000" for name in RATE_LIMITS},
             },
             dev_dir=tmp_path_factory.mktemp("dev"),
         )

@@ -38,6 +38,7 @@ from tests.browser.harness import (
     Site,
     set_claims,
 )
+from tests.conftest import RATE_LIMITS
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("SAFE_SHARE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -155,6 +156,8 @@ def site(
         "SAFE_SHARE_BASE_URL": base_url,
         "SAFE_SHARE_OIDC_ISSUER": issuer,
         "SAFE_SHARE_SECRET_KEY": "browser-test-master-key-" + secrets.token_hex(16),
+        # Every browser signs in from 127.0.0.1: the flows must not run into the rate limits.
+        **{f"SAFE_SHARE_RATE_{name}": "10000" for name in RATE_LIMITS},
     }
     with ExitStack() as stack:
         app_log, worker_log = logs / "app.log", logs / "worker.log"
