@@ -1,0 +1,71 @@
+"""What each benchmarked server is and how its workloads drive it."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from benchmarks.httpclient import CookieJar, HttpConnection
+from benchmarks.loadgen import Scenario
+from benchmarks.servers import LOOPBACK, ServerProcess
+
+LANDING = "landing"
+CREATE = "create"
+ROUND_TRIP = "round_trip"
+REVEAL = "reveal"
+
+SECRET_TEXT = "correct horse battery staple"  # noqa: S105 - the benchmark's only secret
+
+
+@dataclass
+class VirtualUser:
+    """One load-generating client: its own keep-alive connection plus scenario state."""
+
+    conn: HttpConnection
+    # Signed-in identities (Safe Share only): who creates and who the secrets are for.
+    creator: CookieJar = field(default_factory=CookieJar)
+    recipient: CookieJar = field(default_factory=CookieJar)
+    recipient_email: str = ""
+    # Prepared before timing: (path or id, key) pairs ready to reveal.
+    pool: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Target(ABC):
+    """A server under test. Subclasses say how to start it and how each workload talks to it."""
+
+    name: str
+    workloads: Sequence[str]
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.server = server
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def setup(self) -> None:  # noqa: B027 - most targets need no setup
+        """Once, after the server is ready and before any workload."""
+
+    async def make_users(self, concurrency: int, stack: AsyncExitStack) -> list[VirtualUser]:
+        users = [VirtualUser(HttpConnection(LOOPBACK, self.port)) for _ in range(concurrency)]
+        for user in users:
+            stack.push_async_callback(user.conn.close)
+        return users
+
+    async def prepare_pool(self, users: list[VirtualUser], per_user: int) -> None:
+        """Fill each user's pool for the reveal workload (untimed)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def scenario(self, workload: str) -> Scenario[VirtualUser]: ...
+
+
+LINK_PATTERN = re.compile(r"/s/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]+)")
+
+
+def find_link(text: str) -> tuple[str, str] | None:
+    match = LINK_PATTERN.search(text)
+    return (match.group(1), match.group(2)) if match else None
