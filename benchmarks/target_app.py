@@ -17,6 +17,7 @@ from benchmarks.targets import (
     REVEAL,
     ROUND_TRIP,
     SECRET_TEXT,
+    PoolItem,
     Target,
     VirtualUser,
     find_link,
@@ -132,8 +133,10 @@ class SafeShareTarget(Target):
             raise ScenarioError("create: no /s/<id>#<key> link in the answer")
         return link
 
-    async def _reveal(self, user: VirtualUser, rec: Recorder, secret_id: str, key: str) -> None:
-        headers = {**HTMX, CSRF_HEADER: user.recipient.cookies.get(CSRF_COOKIE, "")}
+    async def _reveal(
+        self, user: VirtualUser, rec: Recorder, secret_id: str, key: str, jar: CookieJar
+    ) -> None:
+        headers = {**HTMX, CSRF_HEADER: jar.cookies.get(CSRF_COOKIE, "")}
         response = await rec.timed(
             "reveal",
             user.conn,
@@ -142,18 +145,16 @@ class SafeShareTarget(Target):
             (200,),
             headers=headers,
             form={"key": key},
-            jar=user.recipient,
+            jar=jar,
         )
         if SECRET_TEXT not in response.text:
             raise ScenarioError("reveal: the secret is not in the answer")
 
-    async def prepare_pool(self, users: list[VirtualUser], per_user: int) -> None:
-        async def fill(user: VirtualUser) -> None:
-            scratch = Recorder()
-            for _ in range(per_user):
-                user.pool.append(await self._create(user, scratch))
-
-        await asyncio.gather(*(fill(user) for user in users))
+    async def fill_pool(self, user: VirtualUser, count: int) -> None:
+        scratch = Recorder()
+        for _ in range(count):
+            secret_id, key = await self._create(user, scratch)
+            user.pool.append(PoolItem(secret_id, key, user.recipient))
 
     def scenario(self, workload: str) -> Scenario[VirtualUser]:
         async def landing(user: VirtualUser, rec: Recorder) -> None:
@@ -170,13 +171,13 @@ class SafeShareTarget(Target):
             )
             if 'id="reveal"' not in page.text:
                 raise ScenarioError("open: no reveal form on the link page")
-            await self._reveal(user, rec, secret_id, key)
+            await self._reveal(user, rec, secret_id, key, user.recipient)
 
         async def reveal(user: VirtualUser, rec: Recorder) -> None:
             if not user.pool:
                 raise PoolExhaustedError
-            secret_id, key = user.pool.pop()
-            await self._reveal(user, rec, secret_id, key)
+            item = user.pool.pop()
+            await self._reveal(user, rec, item.secret, item.key, item.jar or user.recipient)
 
         scenarios = {LANDING: landing, CREATE: create, ROUND_TRIP: round_trip, REVEAL: reveal}
         return scenarios[workload]

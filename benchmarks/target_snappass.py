@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from benchmarks.targets import (
     REVEAL,
     ROUND_TRIP,
     SECRET_TEXT,
+    PoolItem,
     Target,
     VirtualUser,
 )
@@ -33,13 +33,10 @@ class SnappassTarget(Target):
             raise ScenarioError("create: no link in the confirm page")
         return urlsplit(match.group(1)).path
 
-    async def prepare_pool(self, users: list[VirtualUser], per_user: int) -> None:
-        async def fill(user: VirtualUser) -> None:
-            scratch = Recorder()
-            for _ in range(per_user):
-                user.pool.append((await self._create(user, scratch), ""))
-
-        await asyncio.gather(*(fill(user) for user in users))
+    async def fill_pool(self, user: VirtualUser, count: int) -> None:
+        scratch = Recorder()
+        for _ in range(count):
+            user.pool.append(PoolItem(await self._create(user, scratch), ""))
 
     def scenario(self, workload: str) -> Scenario[VirtualUser]:
         async def landing(user: VirtualUser, rec: Recorder) -> None:
@@ -56,8 +53,7 @@ class SnappassTarget(Target):
         async def reveal(user: VirtualUser, rec: Recorder) -> None:
             if not user.pool:
                 raise PoolExhaustedError
-            path, _ = user.pool.pop()
-            await self._reveal(user, rec, path)
+            await self._reveal(user, rec, user.pool.pop().secret)
 
         scenarios = {LANDING: landing, CREATE: create, ROUND_TRIP: round_trip, REVEAL: reveal}
         return scenarios[workload]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -21,6 +23,15 @@ SECRET_TEXT = "correct horse battery staple"  # noqa: S105 - the benchmark's onl
 
 
 @dataclass
+class PoolItem:
+    """A secret prepared before timing: its id (or link path), key, and its recipient's cookies."""
+
+    secret: str
+    key: str
+    jar: CookieJar | None = None
+
+
+@dataclass
 class VirtualUser:
     """One load-generating client: its own keep-alive connection plus scenario state."""
 
@@ -29,8 +40,8 @@ class VirtualUser:
     creator: CookieJar = field(default_factory=CookieJar)
     recipient: CookieJar = field(default_factory=CookieJar)
     recipient_email: str = ""
-    # Prepared before timing: (path or id, key) pairs ready to reveal.
-    pool: list[tuple[str, str]] = field(default_factory=list)
+    # Prepared before timing and shared by all users, so no user runs dry before the others.
+    pool: list[PoolItem] = field(default_factory=list)
 
 
 class Target(ABC):
@@ -50,13 +61,22 @@ class Target(ABC):
         """Once, after the server is ready and before any workload."""
 
     async def make_users(self, concurrency: int, stack: AsyncExitStack) -> list[VirtualUser]:
-        users = [VirtualUser(HttpConnection(LOOPBACK, self.port)) for _ in range(concurrency)]
+        shared: list[PoolItem] = []
+        users = [
+            VirtualUser(HttpConnection(LOOPBACK, self.port), pool=shared)
+            for _ in range(concurrency)
+        ]
         for user in users:
             stack.push_async_callback(user.conn.close)
         return users
 
     async def prepare_pool(self, users: list[VirtualUser], per_user: int) -> None:
-        """Fill each user's pool for the reveal workload (untimed)."""
+        """Fill the shared pool for the reveal workload (untimed), in random order."""
+        await asyncio.gather(*(self.fill_pool(user, per_user) for user in users))
+        if users:
+            random.shuffle(users[0].pool)
+
+    async def fill_pool(self, user: VirtualUser, count: int) -> None:
         raise NotImplementedError
 
     @abstractmethod
