@@ -35,7 +35,7 @@ from benchmarks.snappass_env import ensure_snappass_venv, gunicorn_argv
 from benchmarks.target_app import SafeShareTarget
 from benchmarks.target_ceiling import CeilingTarget
 from benchmarks.target_snappass import SnappassTarget
-from benchmarks.targets import REVEAL, ROUND_TRIP, Target
+from benchmarks.targets import CREATE, LANDING, REVEAL, ROUND_TRIP, Target
 
 BENCH_DIR = Path(__file__).resolve().parent
 ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
@@ -218,20 +218,28 @@ class Runner:
         self.failures: list[str] = []
 
     async def run(self) -> None:
-        for name in self.opts.targets:
-            async with AsyncExitStack() as stack:
+        async with AsyncExitStack() as stack:
+            targets: list[Target] = []
+            for name in self.opts.targets:
                 try:
                     target = await self.start_target(name, stack)
-                    print(f"== {name}: ready on port {target.port}", flush=True)
                     await target.setup()
-                    await self.measure(target)
                 except Exception as exc:  # one broken target must not lose the others' results
-                    message = f"{name}: {type(exc).__name__}: {exc}"
-                    self.failures.append(message)
-                    print(f"!! {message}", file=sys.stderr, flush=True)
-            if name == "snappass":
-                db_url = f"{self.opts.redis_url}/{self.opts.snappass_redis_db}"
-                delete_redis_keys(db_url, f"{SNAPPASS_PREFIX}*")
+                    self.fail(name, exc)
+                    continue
+                print(f"== {name}: ready on port {target.port}", flush=True)
+                targets.append(target)
+            try:
+                await self.measure(targets)
+            finally:
+                if "snappass" in self.opts.targets:
+                    db_url = f"{self.opts.redis_url}/{self.opts.snappass_redis_db}"
+                    delete_redis_keys(db_url, f"{SNAPPASS_PREFIX}*")
+
+    def fail(self, name: str, exc: BaseException) -> None:
+        message = f"{name}: {type(exc).__name__}: {exc}"
+        self.failures.append(message)
+        print(f"!! {message}", file=sys.stderr, flush=True)
 
     async def start_server(
         self,
@@ -307,8 +315,9 @@ class Runner:
             )
             workers = 2
         else:
-            sqlite = self.logs.parent / "bench.sqlite"
-            for leftover in sqlite.parent.glob("bench.sqlite*"):
+            sqlite = self.logs / "bench.sqlite"
+            self.logs.mkdir(parents=True, exist_ok=True)
+            for leftover in self.logs.glob("bench.sqlite*"):
                 leftover.unlink()
             env.update(
                 SAFE_SHARE_ENV="development",
@@ -325,38 +334,47 @@ class Runner:
         )
         return SafeShareTarget(name, server, issuer, max(self.opts.concurrency))
 
-    async def measure(self, target: Target) -> None:
-        opts = self.opts
-        for workload in target.workloads:
-            for concurrency in opts.concurrency:
-                async with AsyncExitStack() as stack:
-                    users = await target.make_users(concurrency, stack)
-                    scenario = target.scenario(workload)
-                    if workload == REVEAL:
-                        per_user = self.pool_per_user(target.name, concurrency)
-                        await target.prepare_pool(users, per_user)
-                    elif opts.warmup > 0:
-                        await LoadRun(users, scenario, opts.warmup).run()
-                    monitor = target.server.monitor
-                    assert monitor is not None
-                    monitor.reset_window()
-                    outcome = await LoadRun(users, scenario, opts.duration).run()
-                    await asyncio.sleep(0.3)  # one more RSS sample after the last request
-                    row = report.Row(
-                        target.name,
-                        workload,
-                        concurrency,
-                        summarise(outcome),
-                        monitor.window_peak / 2**20,
+    async def measure(self, targets: list[Target]) -> None:
+        # All servers stay up and take turns at each (workload, concurrency): load from other
+        # work on a shared machine then drifts over every target alike, keeping ratios honest.
+        broken: set[str] = set()
+        for workload in (LANDING, CREATE, ROUND_TRIP, REVEAL):
+            for concurrency in self.opts.concurrency:
+                for target in targets:
+                    if workload not in target.workloads or target.name in broken:
+                        continue
+                    try:
+                        row = await self.measure_one(target, workload, concurrency)
+                    except Exception as exc:
+                        self.fail(target.name, exc)
+                        broken.add(target.name)
+                        continue
+                    self.rows.append(row)
+                    s = row.summary
+                    print(
+                        f"   {target.name:<13} {workload:<11} c={concurrency:<3} "
+                        f"{s.requests_per_s:8.0f} req/s  p99 {s.p99_ms:7.1f} ms  errors {s.errors}"
+                        + (f"  e.g. {s.error_samples[0]}" if s.error_samples else ""),
+                        flush=True,
                     )
-                self.rows.append(row)
-                s = row.summary
-                print(
-                    f"   {workload:<11} c={concurrency:<3} {s.requests_per_s:8.0f} req/s "
-                    f"p99 {s.p99_ms:6.1f} ms  errors {s.errors}"
-                    + (f"  e.g. {s.error_samples[0]}" if s.error_samples else ""),
-                    flush=True,
-                )
+
+    async def measure_one(self, target: Target, workload: str, concurrency: int) -> report.Row:
+        async with AsyncExitStack() as stack:
+            users = await target.make_users(concurrency, stack)
+            scenario = target.scenario(workload)
+            if workload == REVEAL:
+                per_user = self.pool_per_user(target.name, concurrency)
+                await target.prepare_pool(users, per_user)
+            elif self.opts.warmup > 0:
+                await LoadRun(users, scenario, self.opts.warmup).run()
+            monitor = target.server.monitor
+            assert monitor is not None
+            monitor.reset_window()
+            outcome = await LoadRun(users, scenario, self.opts.duration).run()
+            await asyncio.sleep(0.3)  # one more RSS sample after the last request
+            return report.Row(
+                target.name, workload, concurrency, summarise(outcome), monitor.window_peak / 2**20
+            )
 
     def pool_per_user(self, target: str, concurrency: int) -> int:
         round_trip = next(
