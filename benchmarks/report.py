@@ -186,8 +186,11 @@ def save_json(
 
 def save_chart(path: Path, rows: list[Row]) -> None:
     """Requests/s of every target and workload as a share of the ceiling at the same concurrency."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: no chart", flush=True)
+        return
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
 

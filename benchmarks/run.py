@@ -148,7 +148,7 @@ def base_env(*pythonpath: Path) -> dict[str, str]:
 
 
 def uvicorn_argv(factory: str, port: int, workers: int) -> list[str]:
-    # uvicorn's access log is on at the default "info" level, as in production.
+    # The flags of docker-entrypoint.sh; the access log is on at the "info" level, as there.
     argv = [
         sys.executable,
         "-m",
@@ -161,6 +161,8 @@ def uvicorn_argv(factory: str, port: int, workers: int) -> list[str]:
         str(port),
         "--log-level",
         "info",
+        "--proxy-headers",
+        "--no-server-header",
     ]
     return [*argv, "--workers", str(workers)] if workers > 1 else argv
 
@@ -369,12 +371,10 @@ class Runner:
                 await LoadRun(users, scenario, self.opts.warmup).run()
             monitor = target.server.monitor
             assert monitor is not None
-            monitor.reset_window()
+            monitor.start_window()
             outcome = await LoadRun(users, scenario, self.opts.duration).run()
-            await asyncio.sleep(0.3)  # one more RSS sample after the last request
-            return report.Row(
-                target.name, workload, concurrency, summarise(outcome), monitor.window_peak / 2**20
-            )
+            peak = monitor.end_window()
+            return report.Row(target.name, workload, concurrency, summarise(outcome), peak / 2**20)
 
     def pool_per_user(self, target: str, concurrency: int) -> int:
         round_trip = next(

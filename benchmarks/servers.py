@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import psutil
-
 from benchmarks.httpclient import HttpConnection, HttpError
 
 LOOPBACK = "127.0.0.1"
@@ -131,30 +129,52 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes."""
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    total = 0
-    for process in processes:
+PROC = Path("/proc")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _parent_map() -> dict[int, int]:
+    """pid → parent pid of every process, read from /proc (Linux; empty elsewhere)."""
+    parents: dict[int, int] = {}
+    for entry in PROC.glob("[0-9]*/stat"):
         try:
-            total += process.memory_info().rss
-        except psutil.Error:
+            stat = entry.read_text()
+        except OSError:
+            continue  # the process ended while we looked
+        # The command name is in parentheses and may hold spaces; fields after it are fixed.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1:
+            parents[int(entry.parent.name)] = int(fields[1])
+    return parents
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (0 where /proc is absent)."""
+    parents = _parent_map()
+    tree = {pid}
+    grew = True
+    while grew:  # bounded: each pass adds at least one pid or stops
+        children = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    total = 0
+    for member in tree:
+        try:
+            resident_pages = int((PROC / str(member) / "statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
             continue
+        total += resident_pages * PAGE_SIZE
     return total
 
 
 class RssMonitor:
-    """Samples a process tree's RSS in a thread; keeps the peak overall and per window."""
+    """Samples a process tree's RSS in a thread, only while a measurement window is open."""
 
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid = pid
         self.interval = interval
-        self.peak = 0
         self.window_peak = 0
+        self._active = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
 
@@ -166,11 +186,18 @@ class RssMonitor:
         if self._thread.is_alive():
             self._thread.join(timeout=2)
 
-    def reset_window(self) -> None:
+    def start_window(self) -> None:
         self.window_peak = tree_rss(self.pid)
+        self._active.set()
+
+    def end_window(self) -> int:
+        """Peak bytes since start_window, including one last sample."""
+        self._active.clear()
+        self.window_peak = max(self.window_peak, tree_rss(self.pid))
+        return self.window_peak
 
     def _run(self) -> None:
+        # Idle servers are not sampled: the scan of /proc costs the load generator CPU.
         while not self._stop.wait(self.interval):
-            rss = tree_rss(self.pid)
-            self.peak = max(self.peak, rss)
-            self.window_peak = max(self.window_peak, rss)
+            if self._active.is_set():
+                self.window_peak = max(self.window_peak, tree_rss(self.pid))
