@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from benchmarks.httpclient import CookieJar, HttpConnection, local_path
+from benchmarks.httpclient import CookieJar, HttpConnection, HttpError, local_path
 from benchmarks.loadgen import PoolExhaustedError, Recorder, Scenario, ScenarioError
 from benchmarks.servers import LOOPBACK, ServerProcess
 from benchmarks.targets import (
@@ -28,6 +28,7 @@ CSRF_HEADER = "x-csrftoken"
 HTMX = {"HX-Request": "true"}
 # Sign-ins are prepared a few at a time; the mock provider is a small threaded Flask server.
 SIGN_IN_PARALLEL = 8
+SIGN_IN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,21 @@ class SafeShareTarget(Target):
     async def setup(self) -> None:
         """Sign every virtual user in through the real OIDC path before anything is timed."""
         gate = asyncio.Semaphore(SIGN_IN_PARALLEL)
-        async with httpx.AsyncClient(base_url=self.issuer, timeout=30) as provider:
+        # Short keep-alive: the provider closes idle connections after 5 s, which races reuse.
+        limits = httpx.Limits(keepalive_expiry=1.0)
+        async with httpx.AsyncClient(base_url=self.issuer, timeout=30, limits=limits) as provider:
 
             async def one(sub: str, email: str) -> Identity:
                 async with gate:
-                    return await self.sign_in(provider, sub, email)
+                    # On a busy shared machine a sign-in step can time out; a new one is fine.
+                    for attempt in range(1, SIGN_IN_ATTEMPTS + 1):
+                        try:
+                            return await self.sign_in(provider, sub, email)
+                        except (httpx.HTTPError, HttpError, ScenarioError, OSError, TimeoutError):
+                            if attempt == SIGN_IN_ATTEMPTS:
+                                raise
+                            await asyncio.sleep(0.5 * attempt)
+                    raise AssertionError("unreachable")
 
             self.creators = list(
                 await asyncio.gather(
