@@ -30,6 +30,18 @@ class Row:
     peak_rss_mb: float
 
 
+def median_rows(rows: list[Row]) -> list[Row]:
+    """With several rounds, keep per target/workload/concurrency the round of median rate."""
+    groups: dict[tuple[str, str, int], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.target, row.workload, row.concurrency), []).append(row)
+    chosen: list[Row] = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda row: row.summary.requests_per_s)
+        chosen.append(ordered[(len(ordered) - 1) // 2])
+    return chosen
+
+
 def _key(rows: list[Row]) -> dict[tuple[str, str, int], Row]:
     return {(row.target, row.workload, row.concurrency): row for row in rows}
 

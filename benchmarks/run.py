@@ -55,6 +55,7 @@ class Options:
     results_dir: Path
     pg_admin_url: str
     pg_database: str
+    rounds: int
     redis_url: str
     app_redis_db: int
     snappass_redis_db: int
@@ -105,6 +106,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default="bench_safe_share",
         help="benchmark database, dropped and recreated (must start with bench_)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the whole sweep; report each measurement's median round (default 1)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     parser.add_argument("--app-redis-db", type=int, default=13)
     parser.add_argument("--snappass-redis-db", type=int, default=14)
@@ -133,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         results_dir=args.results_dir.resolve(),
         pg_admin_url=args.pg_admin_url,
         pg_database=args.pg_database,
+        rounds=max(1, min(args.rounds, 10)),
         redis_url=args.redis_url.rstrip("/"),
         app_redis_db=args.app_redis_db,
         snappass_redis_db=args.snappass_redis_db,
@@ -232,7 +240,10 @@ class Runner:
                 print(f"== {name}: ready on port {target.port}", flush=True)
                 targets.append(target)
             try:
-                await self.measure(targets)
+                for number in range(1, self.opts.rounds + 1):
+                    if self.opts.rounds > 1:
+                        print(f"== round {number} of {self.opts.rounds}", flush=True)
+                    await self.measure(targets)
             finally:
                 if "snappass" in self.opts.targets:
                     db_url = f"{self.opts.redis_url}/{self.opts.snappass_redis_db}"
@@ -412,6 +423,7 @@ class Runner:
             "cpus": os.cpu_count(),
             "duration_s": self.opts.duration,
             "warmup_s": self.opts.warmup,
+            "rounds": self.opts.rounds,
             "concurrency": self.opts.concurrency,
             "targets": self.opts.targets,
             "failures": self.failures,
@@ -424,8 +436,9 @@ class Runner:
         }
 
     def write_results(self) -> None:
-        ratios = report.compute_ratios(self.rows)
-        table = report.format_table(self.rows)
+        rows = report.median_rows(self.rows)
+        ratios = report.compute_ratios(rows)
+        table = report.format_table(rows)
         text = "\n".join(
             [
                 table,
@@ -439,10 +452,10 @@ class Runner:
         )
         print("\n" + text, flush=True)
         results = self.opts.results_dir
-        report.save_json(results / "latest.json", self.meta(), self.rows, ratios)
+        report.save_json(results / "latest.json", self.meta(), rows, ratios)
         (results / "latest.txt").write_text(text + "\n")
-        if self.rows:
-            report.save_chart(results / "latest.png", self.rows)
+        if rows:
+            report.save_chart(results / "latest.png", rows)
         print(f"\nSaved {results / 'latest.json'}, latest.txt and latest.png", flush=True)
 
 
