@@ -226,6 +226,7 @@ class Runner:
         self.rows: list[report.Row] = []
         self.logs = opts.results_dir / "logs"
         self.failures: list[str] = []
+        self.load_at_start = _load_average()
 
     async def run(self) -> None:
         async with AsyncExitStack() as stack:
@@ -421,6 +422,8 @@ class Runner:
             "python": platform.python_version(),
             "client_event_loop": "uvloop" if event_loop_factory() else "asyncio",
             "cpus": os.cpu_count(),
+            # Other work on the machine skews everything; ratios of adjacent runs suffer least.
+            "load_average_1m": {"start": self.load_at_start, "end": _load_average()},
             "duration_s": self.opts.duration,
             "warmup_s": self.opts.warmup,
             "rounds": self.opts.rounds,
@@ -459,6 +462,13 @@ class Runner:
         print(f"\nSaved {results / 'latest.json'}, latest.txt and latest.png", flush=True)
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed: a cheaper client leaves more of the CPU to the servers."""
     try:
@@ -478,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     runner = Runner(opts)
     started = time.monotonic()
+    cpus = os.cpu_count() or 1
+    if runner.load_at_start is not None and runner.load_at_start > cpus / 2:
+        print(
+            f"Note: load average {runner.load_at_start} on {cpus} CPUs; results will be noisy.",
+            flush=True,
+        )
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
             loop.run(runner.run())
