@@ -172,6 +172,14 @@ def format_ratios(ratios: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
 def save_json(
     path: Path, meta: dict[str, Any], rows: list[Row], ratios: list[dict[str, Any]]
 ) -> None:
@@ -183,10 +191,7 @@ def save_json(
                 "workload": row.workload,
                 "concurrency": row.concurrency,
                 "peak_rss_mb": round(row.peak_rss_mb, 1),
-                **{
-                    k: (round(v, 3) if isinstance(v, float) else v)
-                    for k, v in asdict(row.summary).items()
-                },
+                **_rounded(asdict(row.summary)),
             }
             for row in rows
         ],

@@ -56,6 +56,7 @@ class Options:
     pg_admin_url: str
     pg_database: str
     rounds: int
+    note: str
     redis_url: str
     app_redis_db: int
     snappass_redis_db: int
@@ -112,6 +113,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=1,
         help="repeat the whole sweep; report each measurement's median round (default 1)",
     )
+    parser.add_argument("--note", default="", help="free text saved with the results")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     parser.add_argument("--app-redis-db", type=int, default=13)
     parser.add_argument("--snappass-redis-db", type=int, default=14)
@@ -141,6 +143,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         pg_admin_url=args.pg_admin_url,
         pg_database=args.pg_database,
         rounds=max(1, min(args.rounds, 10)),
+        note=args.note,
         redis_url=args.redis_url.rstrip("/"),
         app_redis_db=args.app_redis_db,
         snappass_redis_db=args.snappass_redis_db,
@@ -419,6 +422,7 @@ class Runner:
         return {
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "project_commit": git("rev-parse", "--short", "HEAD"),
+            "note": self.opts.note,
             "python": platform.python_version(),
             "client_event_loop": "uvloop" if event_loop_factory() else "asyncio",
             "cpus": os.cpu_count(),
