@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -203,13 +204,14 @@ def save_json(
 
 def save_chart(path: Path, rows: list[Row]) -> None:
     """Requests/s of every target and workload as a share of the ceiling at the same concurrency."""
+    # Optional and imported by name, so neither running nor type-checking needs it installed.
     try:
-        import matplotlib
+        matplotlib = importlib.import_module("matplotlib")
     except ImportError:
         print("matplotlib is not installed: no chart", flush=True)
         return
     matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
+    plt = importlib.import_module("matplotlib.pyplot")
 
     index = _key(rows)
     concurrencies = sorted({row.concurrency for row in rows})

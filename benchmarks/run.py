@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import math
 import os
 import platform
@@ -476,10 +477,11 @@ def _load_average() -> float | None:
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop when installed: a cheaper client leaves more of the CPU to the servers."""
     try:
-        import uvloop
+        uvloop = importlib.import_module("uvloop")  # optional, like uvicorn[standard]
     except ImportError:
         return None
-    return uvloop.new_event_loop
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
