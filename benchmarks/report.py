@@ -67,7 +67,7 @@ def format_table(rows: list[Row]) -> str:
     lines = [header, "-" * len(header)]
     for row in sorted(rows, key=_order):
         s = row.summary
-        note = " (pool ran out)" if s.exhausted else ""
+        note = f" (pool ran out at {s.elapsed_s:.1f} s)" if s.exhausted else ""
         # The ceiling always does its one GET; the name says which workload it ran beside.
         workload = f"({row.workload})" if row.target == CEILING else row.workload
         lines.append(

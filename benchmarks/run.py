@@ -42,8 +42,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
 BENCH_DB_PATTERN = re.compile(r"^bench_[a-z0-9_]+$")
 SNAPPASS_PREFIX = "benchsnappass"
-# Reveal pool size relative to what round trips achieved (a reveal is about one third of one).
-POOL_HEADROOM = 2.0
+# Reveal pool size relative to the round trips' request rate: a lone reveal can run several
+# times faster than the average round-trip request, and running dry only ends a run early.
+POOL_HEADROOM = 3.0
 
 
 @dataclass
