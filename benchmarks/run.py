@@ -40,6 +40,7 @@ from benchmarks.targets import CREATE, LANDING, REVEAL, ROUND_TRIP, Target
 
 BENCH_DIR = Path(__file__).resolve().parent
 ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
+ALL_WORKLOADS = (LANDING, CREATE, ROUND_TRIP, REVEAL)
 BENCH_DB_PATTERN = re.compile(r"^bench_[a-z0-9_]+$")
 SNAPPASS_PREFIX = "benchsnappass"
 # Reveal pool size relative to the round trips' request rate: a lone reveal can run several
@@ -53,6 +54,7 @@ class Options:
     warmup: float
     concurrency: list[int]
     targets: list[str]
+    workloads: list[str]
     project_root: Path
     results_dir: Path
     pg_admin_url: str
@@ -93,6 +95,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help=f"comma-separated subset of {','.join(ALL_TARGETS)}",
     )
     parser.add_argument(
+        "--workloads",
+        default=",".join(ALL_WORKLOADS),
+        help=f"comma-separated subset of {','.join(ALL_WORKLOADS)}",
+    )
+    parser.add_argument(
         "--project-root",
         type=Path,
         default=BENCH_DIR.parent,
@@ -126,6 +133,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     unknown = set(targets) - set(ALL_TARGETS)
     if unknown or not targets:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    workloads = [part.strip() for part in args.workloads.split(",") if part.strip()]
+    unknown = set(workloads) - set(ALL_WORKLOADS)
+    if unknown or not workloads:
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if not concurrency or min(concurrency) < 1 or max(concurrency) > 512:
         parser.error("--concurrency must be between 1 and 512")
     if not BENCH_DB_PATTERN.match(args.pg_database):
@@ -140,6 +151,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         warmup=warmup,
         concurrency=concurrency,
         targets=targets,
+        workloads=workloads,
         project_root=args.project_root.resolve(),
         results_dir=args.results_dir.resolve(),
         pg_admin_url=args.pg_admin_url,
@@ -357,7 +369,7 @@ class Runner:
         # All servers stay up and take turns at each (workload, concurrency): load from other
         # work on a shared machine then drifts over every target alike, keeping ratios honest.
         broken: set[str] = set()
-        for workload in (LANDING, CREATE, ROUND_TRIP, REVEAL):
+        for workload in self.opts.workloads:
             for concurrency in self.opts.concurrency:
                 for target in targets:
                     if workload not in target.workloads or target.name in broken:
@@ -435,6 +447,7 @@ class Runner:
             "rounds": self.opts.rounds,
             "concurrency": self.opts.concurrency,
             "targets": self.opts.targets,
+            "workloads": self.opts.workloads,
             "failures": self.failures,
             "servers": {
                 "ceiling": "uvicorn --workers 2, access log on",
