@@ -32,7 +32,9 @@ class Row:
 
 
 def median_rows(rows: list[Row]) -> list[Row]:
-    """With several rounds, keep per target/workload/concurrency the round of median rate."""
+    """With several rounds, keep per target/workload/concurrency the round of median rate
+    (the slower middle one for an even count: interference only ever makes a run slower, and
+    the lower choice keeps claims conservative)."""
     groups: dict[tuple[str, str, int], list[Row]] = {}
     for row in rows:
         groups.setdefault((row.target, row.workload, row.concurrency), []).append(row)
@@ -181,23 +183,40 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+def _row_json(row: Row) -> dict[str, Any]:
+    return {
+        "target": row.target,
+        "workload": row.workload,
+        "concurrency": row.concurrency,
+        "peak_rss_mb": round(row.peak_rss_mb, 1),
+        **_rounded(asdict(row.summary)),
+    }
+
+
 def save_json(
-    path: Path, meta: dict[str, Any], rows: list[Row], ratios: list[dict[str, Any]]
+    path: Path,
+    meta: dict[str, Any],
+    rows: list[Row],
+    ratios: list[dict[str, Any]],
+    every_round: list[Row] | None = None,
 ) -> None:
-    data = {
+    data: dict[str, Any] = {
         "meta": meta,
-        "results": [
+        "results": [_row_json(row) for row in rows],
+        "ratios": ratios,
+    }
+    if every_round and len(every_round) > len(rows):
+        # The rounds not chosen as median, for judging the noise: rate and p99 only.
+        data["all_rounds"] = [
             {
                 "target": row.target,
                 "workload": row.workload,
                 "concurrency": row.concurrency,
-                "peak_rss_mb": round(row.peak_rss_mb, 1),
-                **_rounded(asdict(row.summary)),
+                "requests_per_s": round(row.summary.requests_per_s, 1),
+                "p99_ms": round(row.summary.p99_ms, 1),
             }
-            for row in rows
-        ],
-        "ratios": ratios,
-    }
+            for row in every_round
+        ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
 

@@ -474,7 +474,7 @@ class Runner:
         )
         print("\n" + text, flush=True)
         results = self.opts.results_dir
-        report.save_json(results / "latest.json", self.meta(), rows, ratios)
+        report.save_json(results / "latest.json", self.meta(), rows, ratios, self.rows)
         (results / "latest.txt").write_text(text + "\n")
         if rows:
             report.save_chart(results / "latest.png", rows)
