@@ -461,17 +461,12 @@ class Runner:
         rows = report.median_rows(self.rows)
         ratios = report.compute_ratios(rows)
         table = report.format_table(rows)
-        text = "\n".join(
-            [
-                table,
-                "",
-                "Ratios (same run; RT = full round trip):",
-                report.format_ratios(ratios),
-                "",
-                f"Targets at c={report.TARGET_CONCURRENCY} (app-postgres):",
-                *report.check_targets(ratios),
-            ]
-        )
+        parts = [table]
+        if ratios:
+            parts += ["", "Ratios (same run; RT = full round trip):", report.format_ratios(ratios)]
+        if checks := report.check_targets(ratios):
+            parts += ["", f"Targets at c={report.TARGET_CONCURRENCY} (app-postgres):", *checks]
+        text = "\n".join(parts)
         print("\n" + text, flush=True)
         results = self.opts.results_dir
         report.save_json(results / "latest.json", self.meta(), rows, ratios, self.rows)
@@ -514,13 +509,20 @@ def main(argv: list[str] | None = None) -> int:
             f"Note: load average {runner.load_at_start} on {cpus} CPUs; results will be noisy.",
             flush=True,
         )
+    interrupted = False
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
             loop.run(runner.run())
+    except KeyboardInterrupt:
+        # The servers are already stopped by the exit stacks; keep what was measured.
+        interrupted = True
+        print("\nInterrupted: results so far follow.", file=sys.stderr, flush=True)
     finally:
         if runner.rows:
             runner.write_results()
         print(f"Took {time.monotonic() - started:.0f} s", flush=True)
+    if interrupted:
+        return 130
     if runner.failures:
         print("Failed targets:\n  " + "\n  ".join(runner.failures), file=sys.stderr)
         return 1
