@@ -43,6 +43,15 @@ ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
 ALL_WORKLOADS = (LANDING, CREATE, ROUND_TRIP, REVEAL)
 BENCH_DB_PATTERN = re.compile(r"^bench_[a-z0-9_]+$")
 SNAPPASS_PREFIX = "benchsnappass"
+RATE_LIMITS = (
+    "REVEAL_PER_SECRET",
+    "REVEAL_PER_CLIENT",
+    "GUEST_PER_TOKEN",
+    "GUEST_PER_CLIENT",
+    "SIGNIN_PER_CLIENT",
+    "CREATE_PER_USER",
+)
+RATE_LIMIT_MAX = 1_000_000  # the highest value app/settings.py accepts
 # Reveal pool size relative to the round trips' request rate: a lone reveal can run several
 # times faster than the average round-trip request, and running dry only ends a run early.
 POOL_HEADROOM = 3.0
@@ -356,6 +365,10 @@ class Runner:
                 SAFE_SHARE_BASE_URL=f"http://{LOOPBACK}:{port}",
             )
             workers = 1
+        # Every virtual user comes from 127.0.0.1, so per-client limits would refuse the load
+        # at once; at the maximum they still count every request, so their cost is measured.
+        for limit in RATE_LIMITS:
+            env[f"SAFE_SHARE_RATE_{limit}"] = str(RATE_LIMIT_MAX)
         # The mock provider speaks plain http on loopback; authlib refuses that unless told.
         env["AUTHLIB_INSECURE_TRANSPORT"] = "1"
         migrate(root, env, self.logs / f"{name}.log")
