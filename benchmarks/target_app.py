@@ -161,11 +161,9 @@ class SafeShareTarget(Target):
         if SECRET_TEXT not in response.text:
             raise ScenarioError("reveal: the secret is not in the answer")
 
-    async def fill_pool(self, user: VirtualUser, count: int) -> None:
-        scratch = Recorder()
-        for _ in range(count):
-            secret_id, key = await self._create(user, scratch)
-            user.pool.append(PoolItem(secret_id, key, user.recipient))
+    async def make_pool_item(self, user: VirtualUser, scratch: Recorder) -> PoolItem:
+        secret_id, key = await self._create(user, scratch)
+        return PoolItem(secret_id, key, user.recipient)
 
     def scenario(self, workload: str) -> Scenario[VirtualUser]:
         async def landing(user: VirtualUser, rec: Recorder) -> None:

@@ -33,10 +33,8 @@ class SnappassTarget(Target):
             raise ScenarioError("create: no link in the confirm page")
         return urlsplit(match.group(1)).path
 
-    async def fill_pool(self, user: VirtualUser, count: int) -> None:
-        scratch = Recorder()
-        for _ in range(count):
-            user.pool.append(PoolItem(await self._create(user, scratch), ""))
+    async def make_pool_item(self, user: VirtualUser, scratch: Recorder) -> PoolItem:
+        return PoolItem(await self._create(user, scratch), "")
 
     def scenario(self, workload: str) -> Scenario[VirtualUser]:
         async def landing(user: VirtualUser, rec: Recorder) -> None:
