@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
         ensure_venv("dev")
         return run("-m", "app.catalogues", *rest)
     if task == "bench":
-        ensure_venv("test")
+        ensure_venv("test,bench")
         return run("-m", "benchmarks.run", *rest)
     print(__doc__)
     return 0 if task == "help" else 2
