@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 async def serving(settings: Settings, clock: FrozenClock | None = None) -> AsyncIterator[Litestar]:
     """A running app, in-process, on empty tables."""
     app = create_app(settings, clock=clock or FrozenClock())
-    async with LifespanManager(cast(Any, app)):
+    async with LifespanManager(cast(Any, app), startup_timeout=30, shutdown_timeout=30):
         for table in TABLES:
             await table.delete(force=True)
         yield app

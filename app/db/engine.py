@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,9 +48,15 @@ async def start(engine: Engine[Any]) -> None:
         await engine.start_connection_pool(min_size=1, max_size=10)
 
 
-async def stop(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+async def stop(engine: Engine[Any], grace_seconds: float = 2) -> None:
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        try:
+            # close() waits for every borrowed connection; one lost in an outage would hang
+            # shut-down forever, so after a grace period the pool is torn down instead.
+            await asyncio.wait_for(engine.pool.close(), timeout=grace_seconds)
+        except TimeoutError:
+            engine.pool.terminate()
+        engine.pool = None
 
 
 async def migrate(engine: Engine[Any]) -> None:

@@ -140,6 +140,7 @@ def is_outage(exc: BaseException) -> bool:
         exc,
         asyncpg.PostgresConnectionError
         | asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # a connection cut mid-query
         | asyncpg.exceptions.OperatorInterventionError
         | asyncpg.exceptions.ObjectNotInPrerequisiteStateError
         | asyncpg.exceptions.InsufficientResourcesError,
