@@ -5,10 +5,11 @@ Nothing else reads os.environ.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -123,6 +124,37 @@ def _timezone(name: str) -> str:
     return name
 
 
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_unsafe_production(get: Callable[[str], str | None]) -> None:
+    """What production must not run with, even though each value is well-formed."""
+    if get("REDIS_URL") is None:
+        # Without Redis each process keeps its own sessions: a sign-out on one process would
+        # leave the cookie valid on the others.
+        raise SettingsError(
+            f"{PREFIX}REDIS_URL must be set in production: sessions, sign-outs and rate "
+            "limits must be shared by every process"
+        )
+    issuer = urlsplit(get("OIDC_ISSUER") or "")
+    # Plain http is allowed only to a provider on this machine: the traffic never leaves it.
+    if issuer.scheme != "https" and not (issuer.scheme == "http" and _is_loopback(issuer.hostname)):
+        raise SettingsError(f"{PREFIX}OIDC_ISSUER must use https in production")
+    if get("OIDC_CLIENT_ID") == Settings.oidc_client_id or (
+        get("OIDC_CLIENT_SECRET") == Settings.oidc_client_secret
+    ):
+        raise SettingsError(
+            f"{PREFIX}OIDC_CLIENT_ID and _CLIENT_SECRET must not be the development client's "
+            "in production"
+        )
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, dev_dir: Path = DEFAULT_DEV_DIR
 ) -> Settings:
@@ -167,6 +199,9 @@ def load_settings(
         raise SettingsError(f"{PREFIX}DATABASE_URL must start with sqlite:/// or postgresql://")
     if production and database_url.startswith("sqlite"):
         raise SettingsError(f"{PREFIX}DATABASE_URL must be PostgreSQL in production")
+
+    if production:
+        _refuse_unsafe_production(get)
 
     base_url = (get("BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
     if urlsplit(base_url).scheme not in ("http", "https"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,8 +97,18 @@ class OwnRedis:
         )
         wait_for_port(self.port)
 
+    def freeze(self) -> None:
+        """Hang without closing connections (SIGSTOP): every command times out."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a frozen process still gets killed
             self.process.kill()
             self.process.wait(10)
             self.process = None

@@ -108,11 +108,12 @@ async def test_hsts_is_sent_outside_development(
         "postgresql://unused@127.0.0.1/unused",
         env="production",
         base_url="https://testserver.local",
-        oidc_client_id="safe-share-dev",
-        oidc_client_secret="safe-share-dev-secret",
+        oidc_client_id="safe-share-test",
+        oidc_client_secret="safe-share-test-secret",
+        redis_url="redis://unused",
     )
-    # Production refuses SQLite; these header checks never touch the database.
-    settings = Settings(**{**settings.__dict__, "database_url": database_url})
+    # Production refuses SQLite and needs Redis; these header checks touch neither.
+    settings = Settings(**{**settings.__dict__, "database_url": database_url, "redis_url": None})
     async for client in _serve(settings, "https://testserver.local"):
         for path in ("/", "/no/such/page", "/healthz"):
             response = await client.get(path)

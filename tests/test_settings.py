@@ -29,6 +29,7 @@ def test_production_refuses_sqlite_and_short_keys(tmp_path: Path) -> None:
         "SAFE_SHARE_ENV": "production",
         "SAFE_SHARE_SECRET_KEY": "k" * 40,
         "SAFE_SHARE_DATABASE_URL": "sqlite:///x.sqlite",
+        "SAFE_SHARE_REDIS_URL": "redis://redis:6379/0",
         "SAFE_SHARE_OIDC_ISSUER": "https://id.example.com",
         "SAFE_SHARE_OIDC_CLIENT_ID": "c",
         "SAFE_SHARE_OIDC_CLIENT_SECRET": "s",
