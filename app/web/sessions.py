@@ -19,6 +19,7 @@ from litestar.stores.base import Store
 
 from app.auth.identity import User
 from app.settings import Settings
+from app.web.stores import RedisWithMemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,15 @@ class SessionManager:
             expires_in=self.settings.session_idle_seconds,
         )
         return session_id
+
+    async def sign_out(self, session_id: str) -> None:
+        """Ends the session in the shared store, or raises StoreUnavailable and changes nothing:
+        a delete that Redis missed would bring the session back when Redis answers again."""
+        key = _key("session", session_id)
+        if isinstance(self.store, RedisWithMemoryStore):
+            await self.store.delete_shared(key)
+        else:
+            await self.store.delete(key)
 
     async def destroy(self, session_id: str) -> None:
         try:

@@ -30,6 +30,10 @@ def make_redis(url: str) -> Redis:
     return client
 
 
+class StoreUnavailable(Exception):
+    """Redis did not answer, so a change that must be shared did not happen."""
+
+
 class RedisWithMemoryStore(Store):
     def __init__(self, primary: Store, local: MemoryStore | None = None) -> None:
         self.primary = primary
@@ -84,6 +88,17 @@ class RedisWithMemoryStore(Store):
             await self.primary.delete(key)
         except Exception as exc:
             self._failed(exc)
+
+    async def delete_shared(self, key: str) -> None:
+        """Delete in Redis first; if Redis fails, raise and keep this process's copy too, so
+        what the caller reports matches what every process will see."""
+        try:
+            await self.primary.delete(key)
+        except Exception as exc:
+            self._failed(exc)
+            raise StoreUnavailable from None
+        self._recovered()
+        await self.local.delete(key)
 
     async def delete_all(self) -> None:
         await self.local.delete_all()

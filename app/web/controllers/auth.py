@@ -19,6 +19,7 @@ from app.services.audit import ClientInfo, record
 from app.settings import Settings
 from app.web.responses import error_page
 from app.web.sessions import Session, SessionManager
+from app.web.stores import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 LOGIN_STATE_COOKIE = "safe_share_login"
@@ -141,24 +142,45 @@ class AuthController(Controller):
                 _cookie(
                     settings, sessions.cookie_name, session_id, settings.session_absolute_seconds
                 ),
-                Cookie(key=LOGIN_STATE_COOKIE, value="", max_age=0, path="/auth"),
+                # Cleared with the attributes it was set with, or browsers keep it.
+                _cookie(settings, LOGIN_STATE_COOKIE, "", 0, "/auth"),
             ],
         )
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Redirect:
+    async def logout(
+        self, request: Request[Any, Any, Any], settings: Settings
+    ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
         target = "/"
         if session is not None:
-            await sessions.destroy(session.id)
+            try:
+                await sessions.sign_out(session.id)
+            except StoreUnavailable:
+                # Redis would bring the session back: say so rather than pretend.
+                return sign_out_unfinished(request)
             target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/") or "/"
         return Redirect(
             target,
             status_code=303,
-            cookies=[Cookie(key=sessions.cookie_name, value="", max_age=0, path="/")],
+            # A __Host- cookie is only cleared by a Set-Cookie that is Secure, like the original.
+            cookies=[_cookie(settings, sessions.cookie_name, "", 0)],
         )
+
+
+def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        503,
+        _("Sign-out did not finish"),
+        _(
+            "Safe Share cannot reach its session store right now, so you are still signed in. "
+            "Try signing out again in a minute."
+        ),
+        headers={"retry-after": "30"},
+    )
 
 
 def current_user_label(user: User | None) -> str:
