@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import httpx
 
-from app.db.tables import AuditEvent, Secret
-from tests.support import FrozenClock, create_secret
+from app.db.tables import AuditEvent, Invitation, Secret
+from tests.support import FrozenClock, create_secret, csrf_headers
 from tests.test_dashboard import revoke, signed_in
+from tests.test_invitations import invite
 
 ALICE = "alice@prowise.com"
 BOB = "bob@example.com"
@@ -39,3 +40,16 @@ async def test_an_expired_unswept_secret_is_expired_to_its_creator_and_cannot_be
     rows = await Secret.select(Secret.state).where(Secret.id == secret_id)
     assert rows == [{"state": "waiting"}]  # left for the sweeper, which marks it expired
     assert await AuditEvent.count().where(AuditEvent.action == "secret.revoked") == 0
+
+
+async def test_an_expired_unswept_invitation_cannot_be_revoked(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
+) -> None:
+    alice = await signed_in(new_client, issuer, ALICE)
+    await invite(alice, label="short", expires_in="3600")
+    [row] = await Invitation.select(Invitation.id)
+    clock.advance(hours=2)
+    late = await alice.post(f"/invitations/{row['id']}/revoke", headers=csrf_headers(alice))
+    assert late.status_code == 404
+    assert await Invitation.select(Invitation.state) == [{"state": "open"}]
+    assert await AuditEvent.count().where(AuditEvent.action == "invitation.revoked") == 0

@@ -297,6 +297,7 @@ async def revoke_invitation(
                 (Invitation.id == invitation_id)
                 & (Invitation.creator_email == user.email)
                 & (Invitation.state == InvitationState.OPEN.value)
+                & (Invitation.expires_at > now)  # expired, even if not yet swept
             )
             .returning(Invitation.id)
         )

@@ -62,6 +62,12 @@ class SecretSummary:
     def is_waiting(self, now: datetime) -> bool:
         return self.state is SecretState.WAITING and self.expires_at > now
 
+    def current_state(self, now: datetime) -> SecretState:
+        # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
+        if self.state is SecretState.WAITING and self.expires_at <= now:
+            return SecretState.EXPIRED
+        return self.state
+
 
 @dataclass(frozen=True)
 class RevealedSecret:
@@ -302,6 +308,8 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
                 (Secret.id == secret_id)
                 & (Secret.creator_email == user.email)
                 & (Secret.state == SecretState.WAITING.value)
+                # Expired but not yet swept is expired: it stays for the sweeper to mark.
+                & (Secret.expires_at > now)
             )
             .returning(Secret.id)
         )

@@ -127,7 +127,7 @@ class SecretController(Controller):
         ):
             return render(request, "secret.html", secret=summary, key_error=None, now=now)
         if is_creator:
-            return render(request, "secret_status.html", secret=summary)
+            return render(request, "secret_status.html", secret=summary, now=now)
         if summary.is_waiting(now):
             await record(
                 "secret.refused",
@@ -201,7 +201,9 @@ class SecretController(Controller):
         if not revoked:
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
-        return render(request, "secret_status.html", "fragments/secret_state.html", secret=summary)
+        return render(
+            request, "secret_status.html", "fragments/secret_state.html", secret=summary, now=now
+        )
 
 
 def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
