@@ -252,13 +252,15 @@ async def search_audit(
     return Page(shown, Cursor(shown[-1].at, str(shown[-1].id)).encode() if more else None)
 
 
-async def export_audit(search: AuditFilter) -> AsyncIterator[TrailEvent]:
-    """Every matching row, fetched in batches so memory stays flat however large the trail."""
-    after: Cursor | None = None
+async def export_audit(
+    search: AuditFilter, first_page: Page[TrailEvent] | None = None
+) -> AsyncIterator[TrailEvent]:
+    """Every matching row, fetched in batches so memory stays flat however large the trail;
+    `first_page` is the first batch when the caller fetched it already."""
+    page = first_page or await search_audit(search, None, EXPORT_BATCH)
     while True:
-        page = await search_audit(search, after, EXPORT_BATCH)
         for event in page.rows:
             yield event
         if page.next_cursor is None:
             return
-        after = Cursor.decode(page.next_cursor)
+        page = await search_audit(search, Cursor.decode(page.next_cursor), EXPORT_BATCH)

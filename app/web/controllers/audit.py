@@ -89,6 +89,9 @@ def parse_filter(
     }
     errors: dict[str, str] = {}
     zone = ZoneInfo(i18n.current_timezone.get())
+    if not typed["actor"].isprintable():
+        # NUL, escapes, bidi overrides: no address holds them, and the database refuses NUL.
+        errors["actor"] = _("Enter a person as plain text, without control characters.")
     if typed["action"] and not ACTION_PATTERN.match(typed["action"]):
         errors["action"] = _("Choose an action from the list.")
     if typed["secret"] and not dashboard.plausible_id(typed["secret"]):
@@ -194,6 +197,9 @@ class AuditController(Controller):
         )
         if search.errors:
             return error_page(request, 400, _("Bad request"), " ".join(search.errors.values()))
+        # The first batch is read before anything is sent or recorded: if it fails, the
+        # answer is a proper error page, and no export is on the trail that never happened.
+        first_page = await dashboard.search_audit(search, None, dashboard.EXPORT_BATCH)
         # Who took a copy of the trail, and of which part, is itself part of the trail.
         await audit.record(
             "audit.exported",
@@ -207,7 +213,7 @@ class AuditController(Controller):
         async def body() -> AsyncIterator[str]:
             yield csv_lines_header()
             batch: list[TrailEvent] = []
-            async for event in dashboard.export_audit(search):
+            async for event in dashboard.export_audit(search, first_page):
                 batch.append(event)
                 if len(batch) >= dashboard.EXPORT_BATCH:
                     yield csv_lines(batch)
@@ -217,7 +223,7 @@ class AuditController(Controller):
         filename = f"safe-share-audit-{now:%Y%m%d-%H%M%S}.csv"
         return Stream(
             body(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={"content-disposition": f'attachment; filename="{filename}"'},
         )
 
