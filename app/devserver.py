@@ -57,6 +57,8 @@ def main() -> None:
             port=8000,
             log_level="info",
             access_log=False,
+            # One mechanism for the client's address: the app's (SAFE_SHARE_TRUSTED_PROXIES).
+            proxy_headers=False,
         )
 
 

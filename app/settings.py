@@ -54,7 +54,9 @@ class Settings:
     audit_retention_days: int = 365
     max_secret_chars: int = 10_000
     sweep_interval_seconds: int = 60
-    trust_proxy_headers: bool = False
+    # Reverse proxies (addresses or networks, validated) whose X-Forwarded-For entries are
+    # believed; none by default. Kept as text: Litestar's signature model inspects Settings.
+    trusted_proxies: tuple[str, ...] = ()
     # Rate limits: requests per window, counted per secret, token, client or user (fixed window).
     rate_window_seconds: int = 60
     rate_reveal_per_secret: int = 10
@@ -155,6 +157,24 @@ def _refuse_unsafe_production(get: Callable[[str], str | None]) -> None:
         )
 
 
+def _trusted_proxies(get: Callable[[str], str | None]) -> tuple[str, ...]:
+    if (get("TRUST_PROXY_HEADERS") or "false").lower() not in ("0", "false"):
+        # It trusted the leftmost entry from any sender: name the proxies instead.
+        raise SettingsError(
+            f"{PREFIX}TRUST_PROXY_HEADERS is replaced by {PREFIX}TRUSTED_PROXIES: list the "
+            "addresses (or networks) of the reverse proxies in front of Safe Share"
+        )
+    try:
+        return tuple(
+            str(ipaddress.ip_network(entry, strict=False))
+            for entry in _split(get("TRUSTED_PROXIES") or "")
+        )
+    except ValueError as exc:
+        raise SettingsError(
+            f"{PREFIX}TRUSTED_PROXIES must list IP addresses or networks, like 10.0.0.0/8"
+        ) from exc
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, dev_dir: Path = DEFAULT_DEV_DIR
 ) -> Settings:
@@ -230,7 +250,7 @@ def load_settings(
         session_absolute_seconds=_int(env, "SESSION_ABSOLUTE_SECONDS", 12 * 3600, 300, 30 * 86400),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, 1, 3600),
-        trust_proxy_headers=(get("TRUST_PROXY_HEADERS", "false") or "").lower() in ("1", "true"),
+        trusted_proxies=_trusted_proxies(get),
         rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
         rate_reveal_per_secret=_int(env, "RATE_REVEAL_PER_SECRET", 10, 1, 1_000_000),
         rate_reveal_per_client=_int(env, "RATE_REVEAL_PER_CLIENT", 30, 1, 1_000_000),

@@ -195,7 +195,7 @@ def uvicorn_argv(factory: str, port: int, workers: int) -> list[str]:
         str(port),
         "--log-level",
         "info",
-        "--proxy-headers",
+        "--no-proxy-headers",  # the app reads X-Forwarded-For itself (SAFE_SHARE_TRUSTED_PROXIES)
         "--no-server-header",
     ]
     return [*argv, "--workers", str(workers)] if workers > 1 else argv

@@ -176,6 +176,7 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:  # noqa: PLR0915
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--no-proxy-headers",  # the app reads X-Forwarded-For itself
                 "--log-level",
                 "warning",
             ],

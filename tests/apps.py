@@ -148,6 +148,7 @@ class AppProcess:
                 "--port",
                 str(self.port),
                 "--no-access-log",
+                "--no-proxy-headers",  # the app reads X-Forwarded-For itself, if told to
                 "--log-level",
                 "debug",
             ],

@@ -119,7 +119,13 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
             dev_dir=tmp_path_factory.mktemp("dev"),
         )
         server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                proxy_headers=False,  # as production: the app reads X-Forwarded-For itself
+            )
         )
 
         async def serve() -> None:

@@ -1,40 +1,54 @@
-"""Our access log, instead of uvicorn's: method, redacted path, status, duration.
+"""Our access log, instead of uvicorn's: method, redacted path, status, duration, client hash.
 
 uvicorn's access log prints the full path and query, which here would carry secret ids,
 invitation tokens (/i/<token>) and the OIDC code and state. This one logs the path without the
-query, with ids and tokens cut to a short prefix (enough to tell requests apart, useless as a
-link). Run uvicorn with --no-access-log and wrap the app in this middleware.
+query, and redacts by the route table rather than by a list of prefixes: a path segment that is
+not a literal segment of some route (so every path parameter, in any route added later, and any
+unknown text) is cut to a short prefix, enough to tell requests apart, useless as a link. The
+client is the same keyed hash the audit trail stores, from the same address function as the rate
+limits. Run uvicorn with --no-access-log and wrap the app in this middleware.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
+from collections.abc import Iterable
 
+from litestar import Litestar
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
+
+from app.web.clientaddress import client_address, client_hash
 
 logger = logging.getLogger("app.access")
 
-# /s/<id>, /i/<token>, /received/<id>, /invitations/<id>: keep the first 4 characters only.
-_SECRET_SEGMENT = re.compile(r"^(/(?:s|i|received|invitations)/)([^/]+)")
 MAX_PATH = 120
+SHOWN_CHARACTERS = 4
 
 
-def redact_path(path: str) -> str:
-    def cut(match: re.Match[str]) -> str:
-        return f"{match.group(1)}{match.group(2)[:4]}…"
+def route_literals(paths: Iterable[str]) -> frozenset[str]:
+    """Every fixed segment of the given route paths (`/s/{secret_id:str}/reveal` → s, reveal)."""
+    return frozenset(
+        segment for path in paths for segment in path.split("/") if segment and "{" not in segment
+    )
 
-    redacted = _SECRET_SEGMENT.sub(cut, path)
+
+def redact_path(path: str, literals: frozenset[str]) -> str:
+    shown = "/".join(
+        part if not part or part in literals else f"{part[:SHOWN_CHARACTERS]}…"
+        for part in path.split("/")
+    )
     # Control characters in a path must not forge log lines.
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in redacted)
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in shown)
     return cleaned if len(cleaned) <= MAX_PATH else cleaned[:MAX_PATH] + "…"
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: Litestar) -> None:
         self.app = app
+        self.settings = app.state.settings
+        self.literals = route_literals(route.path for route in app.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -53,9 +67,10 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             logger.info(
-                "%s %s %d %.1fms",
+                "%s %s %d %.1fms client=%s",
                 scope.get("method", "-"),
-                redact_path(scope.get("path", "")),
+                redact_path(scope.get("path", ""), self.literals),
                 status,
                 (time.perf_counter() - started) * 1000,
+                client_hash(client_address(scope, self.settings), self.settings)[:8] or "-",
             )

@@ -10,10 +10,10 @@ from litestar import Request
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 
-from app import crypto
 from app.auth.identity import User
 from app.services.audit import ClientInfo
 from app.settings import Settings
+from app.web.clientaddress import client_address, client_hash
 
 Clock = Callable[[], datetime]
 
@@ -44,19 +44,10 @@ def provide_signed_in_user(request: Request[Any, Any, Any]) -> User:
     return user
 
 
-def client_address(request: Request[Any, Any, Any], settings: Settings) -> str:
-    if settings.trust_proxy_headers:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.client.host if request.client else ""
-
-
 def provide_client(request: Request[Any, Any, Any]) -> ClientInfo:
     settings = provide_settings(request)
-    address = client_address(request, settings)
     return ClientInfo(
-        client=crypto.pseudonymise(address, settings.secret_keys) if address else "",
+        client=client_hash(client_address(request.scope, settings), settings),
         user_agent=request.headers.get("user-agent", "")[:120],
     )
 

@@ -23,7 +23,8 @@ from redis.asyncio import Redis
 
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.dependencies import Clock, client_address
+from app.web.clientaddress import client_address
+from app.web.dependencies import Clock
 from app.web.responses import too_many_attempts_page
 
 logger = logging.getLogger("app.ratelimit")
@@ -188,8 +189,7 @@ class RateLimitMiddleware:
             match = rule.pattern.match(path)
             if match is None:
                 continue
-            request: Request[Any, Any, Any] = Request(scope)
-            client = client_address(request, self.settings)
+            client = client_address(scope, self.settings)
             user: User | None = scope.get("state", {}).get("user")
             for key, limit in counter_keys(rule, match, client, user):
                 if await self.counter.hit(key, window_index, window) > limit:

@@ -172,6 +172,7 @@ def site(
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--no-proxy-headers",  # as production: the app reads X-Forwarded-For itself
                 "--log-level",
                 "info",  # with the access log, so tests can check what never reaches it
             ],
