@@ -7,7 +7,7 @@ tokens or links. Client addresses are keyed hashes and user agents are truncated
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.db.tables import AuditEvent
 
@@ -55,3 +55,36 @@ async def record(
             user_agent=client.user_agent[:120],
         )
     )
+
+
+async def record_refusal_once(
+    action: str,
+    *,
+    at: datetime,
+    actor: str,
+    secret_id: str,
+    reason: str,
+    within: timedelta,
+    client: ClientInfo | None = None,
+    target: str = "",
+) -> None:
+    """For a refusal anyone can repeat at will (reloading a page): one row per person, secret
+    and reason per period, so reloads cannot fill the trail. One indexed look-up first."""
+    seen = await AuditEvent.exists().where(
+        (AuditEvent.secret_id == secret_id)
+        & (AuditEvent.action == action)
+        & (AuditEvent.actor == actor)
+        & (AuditEvent.reason == reason)
+        & (AuditEvent.at > at - within)
+    )
+    if not seen:
+        await record(
+            action,
+            at=at,
+            actor=actor,
+            outcome="refused",
+            client=client,
+            secret_id=secret_id,
+            target=target,
+            reason=reason,
+        )

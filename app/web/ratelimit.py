@@ -64,6 +64,13 @@ def rules_from_settings(settings: Settings) -> tuple[Rule, ...]:
             re.compile(r"^/auth/login/?$"),
             per_client=settings.rate_signin_per_client,
         ),
+        # Every callback writes an audit row, so anonymous callers get the same budget.
+        Rule(
+            "callback",
+            "GET",
+            re.compile(r"^/auth/callback/?$"),
+            per_client=settings.rate_signin_per_client,
+        ),
         # Secrets and invitations share one creation budget per person.
         Rule(
             "create",

@@ -23,6 +23,27 @@ from app.web.stores import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 LOGIN_STATE_COOKIE = "safe_share_login"
+# The error codes of OAuth 2.0 (RFC 6749 4.1.2.1) and OpenID Connect Core (3.1.2.6).
+PROVIDER_ERRORS = frozenset(
+    {
+        "access_denied",
+        "invalid_request",
+        "unauthorized_client",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    }
+)
 
 
 def safe_next(path: str | None) -> str:
@@ -120,7 +141,8 @@ class AuthController(Controller):
                 actor="anonymous",
                 outcome="refused",
                 client=client,
-                reason=str(exc)[:60],
+                # The error parameter is anyone's text: store only the standard codes.
+                reason=(error if error in PROVIDER_ERRORS else "other") if error else str(exc),
             )
             return error_page(
                 request,
