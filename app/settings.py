@@ -54,6 +54,8 @@ class Settings:
     audit_retention_days: int = 365
     max_secret_chars: int = 10_000
     sweep_interval_seconds: int = 60
+    # The longest silence while a request body is still expected (then 408).
+    body_timeout_seconds: int = 30
     # Reverse proxies (addresses or networks, validated) whose X-Forwarded-For entries are
     # believed; none by default. Kept as text: Litestar's signature model inspects Settings.
     trusted_proxies: tuple[str, ...] = ()
@@ -250,6 +252,7 @@ def load_settings(
         session_absolute_seconds=_int(env, "SESSION_ABSOLUTE_SECONDS", 12 * 3600, 300, 30 * 86400),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, 1, 3600),
+        body_timeout_seconds=_int(env, "BODY_TIMEOUT_SECONDS", 30, 1, 600),
         trusted_proxies=_trusted_proxies(get),
         rate_window_seconds=_int(env, "RATE_WINDOW_SECONDS", 60, 1, 3600),
         rate_reveal_per_secret=_int(env, "RATE_REVEAL_PER_SECRET", 10, 1, 1_000_000),

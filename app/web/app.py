@@ -27,6 +27,7 @@ from app.db.engine import create_engine, start, stop
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, Settings, load_settings
 from app.web.accesslog import AccessLogMiddleware
+from app.web.clientbody import ClientBodyMiddleware
 from app.web.controllers.audit import AuditController
 from app.web.controllers.auth import AuthController
 from app.web.controllers.dashboard import DashboardController
@@ -170,7 +171,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     )
     # Route middleware never sees an address that matches no route: wrap the whole handler
     # so that 404 page is in the visitor's language too.
-    app.asgi_handler = LanguageMiddleware(app.asgi_handler, settings)
+    app.asgi_handler = LanguageMiddleware(
+        ClientBodyMiddleware(app.asgi_handler, settings.body_timeout_seconds), settings
+    )
     return app
 
 

@@ -13,6 +13,7 @@ from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.i18n import _
+from app.web.clientbody import ClientDisconnected
 
 logger = logging.getLogger("app.web")
 
@@ -70,6 +71,10 @@ def unavailable_page(request: Request[Any, Any, Any]) -> Template:
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if isinstance(exc, ClientDisconnected):
+        # Nobody is left to answer; not an error of ours, so no error in the log either.
+        logger.info("client disconnected mid-request on %s", request.scope["path"].split("/")[1])
+        return Response(content=b"", status_code=status)
     if isinstance(exc, NotFoundException) or status == 404:
         return error_page(request, 404, _("Page not found"), _("There is nothing at this address."))
     if status == 403:
@@ -86,6 +91,13 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
             413,
             _("Too much data"),
             _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
+        )
+    if status == 408:
+        return error_page(
+            request,
+            408,
+            _("This took too long"),
+            _("What you sent did not arrive in time. Nothing was stored. Please try again."),
         )
     if status == 429:
         return too_many_attempts_page(request, int((exc.headers or {}).get("retry-after", "60")))
