@@ -15,9 +15,11 @@ import pytest
 from app import crypto
 from app.db.tables import AuditEvent
 from app.settings import Settings, SettingsError, load_settings
+from app.web.accesslog import AccessLogMiddleware
 from app.web.clientaddress import client_address
 from tests.apps import ROOT, AppProcess, browser, serving
 from tests.support import FrozenClock
+from tests.test_access_log_redaction import access_lines
 
 REAL = "198.51.100.7"
 
@@ -79,24 +81,30 @@ async def test_rotating_x_forwarded_for_escapes_no_limit_and_no_audit_hash(
 ) -> None:
     # The in-process test transport connects from 127.0.0.1: here, that is the proxy.
     settings = make_settings(database_url, trusted_proxies="127.0.0.1", rate_signin_per_client="3")
-    async with serving(settings, clock) as app, browser(app) as attacker, browser(app) as other:
-        statuses = []
-        for n in range(5):
-            answer = await attacker.get(
-                "/auth/callback?error=access_denied",
-                headers={"x-forwarded-for": f"10.9.{n}.{n}, {REAL}"},
-            )
-            statuses.append(answer.status_code)
-        assert statuses == [400, 400, 400, 429, 429]
-        # Another client behind the same proxy has its own budget.
-        fresh = await other.get(
-            "/auth/callback?error=access_denied", headers={"x-forwarded-for": "198.51.100.8"}
-        )
-        assert fresh.status_code == 400
+    async with serving(settings, clock) as app:
+        served = AccessLogMiddleware(app)
+        with access_lines() as lines:
+            async with browser(served) as attacker, browser(served) as other:
+                statuses = []
+                for n in range(5):
+                    answer = await attacker.get(
+                        "/auth/callback?error=access_denied",
+                        headers={"x-forwarded-for": f"10.9.{n}.{n}, {REAL}"},
+                    )
+                    statuses.append(answer.status_code)
+                assert statuses == [400, 400, 400, 429, 429]
+                # Another client behind the same proxy has its own budget.
+                fresh = await other.get(
+                    "/auth/callback?error=access_denied",
+                    headers={"x-forwarded-for": "198.51.100.8"},
+                )
+                assert fresh.status_code == 400
         hashes = [row["client"] for row in await AuditEvent.select(AuditEvent.client)]
-        expected = crypto.pseudonymise(REAL, settings.secret_keys)
-        assert hashes.count(expected) == 3  # every refusal under the one real address
-        assert len(set(hashes)) == 2
+    expected = crypto.pseudonymise(REAL, settings.secret_keys)
+    assert hashes.count(expected) == 3  # every refusal under the one real address
+    assert len(set(hashes)) == 2
+    # The access log names the same client, by the same hash, for all five requests.
+    assert sum(f"client={expected[:8]}" in line for line in lines) == 5
 
 
 @pytest.mark.postgres
