@@ -14,6 +14,7 @@ from app.settings import Settings
 from tests.apps import browser, serving
 from tests.support import FrozenClock, create_secret
 from tests.test_dashboard import signed_in
+from tests.test_invitations import invite
 
 ALICE = "alice@prowise.com"
 BOB = "bob@example.com"
@@ -69,3 +70,22 @@ async def test_reloading_someone_elses_link_leaves_one_refusal_per_hour(
     carol = await signed_in(new_client, issuer, "carol@example.org")
     assert (await carol.get(f"/s/{secret_id}")).status_code == 403
     assert await refusals() == 3
+
+
+async def test_reloading_a_guest_page_leaves_one_opening_per_client_and_hour(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
+) -> None:
+    alice = await signed_in(new_client, issuer, ALICE)
+    token = await invite(alice)
+    guest = new_client()
+    for _ in range(5):
+        assert (await guest.get(f"/i/{token}")).status_code == 200
+        clock.advance(minutes=5)
+
+    async def openings() -> int:
+        return int(await AuditEvent.count().where(AuditEvent.action == "invitation.opened"))
+
+    assert await openings() == 1
+    clock.advance(hours=1)
+    assert (await guest.get(f"/i/{token}")).status_code == 200
+    assert await openings() == 2

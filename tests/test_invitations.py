@@ -455,7 +455,8 @@ async def test_opening_the_guest_page_changes_nothing(
         "state": "open",
         "used_at": None,
     }
-    assert await AuditEvent.count().where(AuditEvent.action == "invitation.opened") == 3
+    # Reloads by one client are one opening (per hour): the trail cannot be filled by reloading.
+    assert await AuditEvent.count().where(AuditEvent.action == "invitation.opened") == 1
     assert (await guest_send(bot, token)).status_code == 200
 
 

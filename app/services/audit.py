@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from app.db.tables import AuditEvent
 
@@ -57,34 +58,45 @@ async def record(
     )
 
 
-async def record_refusal_once(
+async def record_once(
     action: str,
     *,
+    within: timedelta,
     at: datetime,
     actor: str,
-    secret_id: str,
-    reason: str,
-    within: timedelta,
+    outcome: str = "ok",
     client: ClientInfo | None = None,
+    secret_id: str | None = None,
+    invitation_id: str | None = None,
     target: str = "",
+    reason: str = "",
+    per_client: bool = False,
 ) -> None:
-    """For a refusal anyone can repeat at will (reloading a page): one row per person, secret
-    and reason per period, so reloads cannot fill the trail. One indexed look-up first."""
-    seen = await AuditEvent.exists().where(
-        (AuditEvent.secret_id == secret_id)
-        & (AuditEvent.action == action)
+    """For an event anyone can repeat at will (reloading a page): one row per actor, secret or
+    invitation and reason (and client, if asked) per period, so reloads cannot fill the trail.
+    One indexed look-up first; a rare race writes two rows, never an unbounded number."""
+    seen: Any = (
+        (AuditEvent.action == action)
         & (AuditEvent.actor == actor)
         & (AuditEvent.reason == reason)
         & (AuditEvent.at > at - within)
     )
-    if not seen:
-        await record(
-            action,
-            at=at,
-            actor=actor,
-            outcome="refused",
-            client=client,
-            secret_id=secret_id,
-            target=target,
-            reason=reason,
-        )
+    if secret_id is not None:
+        seen &= AuditEvent.secret_id == secret_id
+    if invitation_id is not None:
+        seen &= AuditEvent.invitation_id == invitation_id
+    if per_client:
+        seen &= AuditEvent.client == (client or ClientInfo()).client[:16]
+    if await AuditEvent.exists().where(seen):
+        return
+    await record(
+        action,
+        at=at,
+        actor=actor,
+        outcome=outcome,
+        client=client,
+        secret_id=secret_id,
+        invitation_id=invitation_id,
+        target=target,
+        reason=reason,
+    )

@@ -140,13 +140,16 @@ async def find_open_invitation(token: str, now: datetime) -> OpenInvitation | No
 
 
 async def record_opened(invitation: OpenInvitation, now: datetime, client: ClientInfo) -> None:
-    await audit.record(
+    # Once per client and hour: reloading the guest page must not fill the trail.
+    await audit.record_once(
         "invitation.opened",
+        within=timedelta(hours=1),
         at=now,
         actor=audit.GUEST,
         client=client,
         invitation_id=invitation.id,
         target=invitation.inviter_email,
+        per_client=True,
     )
 
 

@@ -14,13 +14,13 @@ from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
 from app.services import dashboard, secrets
-from app.services.audit import ClientInfo, record, record_refusal_once
+from app.services.audit import ClientInfo, record, record_once
 from app.settings import Settings
 from app.web.forms import extract_key, parse_secret_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 
 # A non-recipient reloading a link is audited once per hour, not once per reload.
-REFUSAL_COALESCE = timedelta(hours=1)
+REPEAT_COALESCE = timedelta(hours=1)
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
@@ -131,15 +131,16 @@ class SecretController(Controller):
         if is_creator:
             return render(request, "secret_status.html", secret=summary, now=now)
         if summary.is_waiting(now):
-            await record_refusal_once(
+            await record_once(
                 "secret.refused",
                 at=now,
                 actor=user.label,
+                outcome="refused",
                 client=client,
                 secret_id=summary.id,
                 target=summary.recipient.label,
                 reason="wrong_person",
-                within=REFUSAL_COALESCE,
+                within=REPEAT_COALESCE,
             )
             return not_for_you(request)
         return unavailable_page(request)
