@@ -11,7 +11,7 @@ import pytest
 
 from app.db.tables import AuditEvent
 from app.settings import Settings
-from tests.apps import browser, serving
+from tests.apps import browser, own_redis, serving
 from tests.support import FrozenClock, create_secret
 from tests.test_dashboard import signed_in
 from tests.test_invitations import invite
@@ -25,7 +25,12 @@ EVE = "eve@example.net"
 async def test_anonymous_sign_in_callbacks_cannot_flood_the_audit_trail(
     make_settings: Callable[..., Settings], database_url: str, clock: FrozenClock
 ) -> None:
-    settings = make_settings(database_url, rate_signin_per_client="5")
+    with own_redis() as redis:  # counters shared through Redis, as in production
+        settings = make_settings(database_url, redis_url=redis.url, rate_signin_per_client="5")
+        await callback_flood(settings, clock)
+
+
+async def callback_flood(settings: Settings, clock: FrozenClock) -> None:
     attacker_text = '=HYPERLINK("http://evil.example")' + "x" * 500
     async with serving(settings, clock) as app, browser(app) as anonymous:
         statuses = []

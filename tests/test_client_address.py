@@ -17,7 +17,7 @@ from app.db.tables import AuditEvent
 from app.settings import Settings, SettingsError, load_settings
 from app.web.accesslog import AccessLogMiddleware
 from app.web.clientaddress import client_address
-from tests.apps import ROOT, AppProcess, browser, serving
+from tests.apps import ROOT, AppProcess, browser, own_redis, serving
 from tests.support import FrozenClock
 from tests.test_access_log_redaction import access_lines
 
@@ -80,7 +80,17 @@ async def test_rotating_x_forwarded_for_escapes_no_limit_and_no_audit_hash(
     make_settings: Callable[..., Settings], database_url: str, clock: FrozenClock
 ) -> None:
     # The in-process test transport connects from 127.0.0.1: here, that is the proxy.
-    settings = make_settings(database_url, trusted_proxies="127.0.0.1", rate_signin_per_client="3")
+    with own_redis() as redis:  # counters shared through Redis, as in production
+        settings = make_settings(
+            database_url,
+            redis_url=redis.url,
+            trusted_proxies="127.0.0.1",
+            rate_signin_per_client="3",
+        )
+        await flood_from_behind_a_proxy(settings, clock)
+
+
+async def flood_from_behind_a_proxy(settings: Settings, clock: FrozenClock) -> None:
     async with serving(settings, clock) as app:
         served = AccessLogMiddleware(app)
         with access_lines() as lines:

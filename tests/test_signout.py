@@ -20,7 +20,7 @@ def set_cookies(headers: list[str], name: str) -> list[str]:
     return [value for value in headers if value.startswith(f"{name}=")]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_clearing_host_cookies_carries_secure_and_path(
     make_settings: Callable[..., Settings], database_url: str, issuer: str, clock: FrozenClock
 ) -> None:
