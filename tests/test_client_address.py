@@ -45,6 +45,7 @@ def proxies(value: str, tmp_path: Path) -> Settings:
         ("10.0.0.0/8", "10.0.0.2", ("6.6.6.6", f"{REAL}, 10.0.0.3"), REAL),  # two header lines
         ("10.0.0.2, 10.0.0.3", "10.0.0.2", (f"{REAL}:4711, 10.0.0.3",), REAL),
         ("10.0.0.0/8", "10.0.0.2", ("[2001:db8::7]:443",), "2001:db8::7"),
+        ("10.0.0.0/8", "::ffff:10.0.0.2", (REAL,), REAL),  # a dual-stack socket's IPv4 peer
         # A peer that is no trusted proxy: its header is ignored.
         ("10.0.0.0/8", "203.0.113.9", (REAL,), "203.0.113.9"),
         # Garbage or only trusted hops: the last hop a trusted proxy vouched for.
