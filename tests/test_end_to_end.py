@@ -100,7 +100,9 @@ def decrypt_answer(
 
 
 async def views_left(secret_id: str) -> int:
-    row: dict[str, Any] | None = await Secret.select(Secret.views_left).where(Secret.id == secret_id).first()
+    row: dict[str, Any] | None = (
+        await Secret.select(Secret.views_left).where(Secret.id == secret_id).first()
+    )
     assert row is not None
     return int(row["views_left"])
 
