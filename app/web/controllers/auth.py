@@ -13,15 +13,29 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User, user_from_claims
-from app.auth.oidc import OidcClient, SignInError
+from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
-from app.services.audit import ClientInfo, record
+from app.services.audit import ANONYMOUS, ClientInfo, record
 from app.settings import Settings
 from app.web.responses import error_page
 from app.web.sessions import Session, SessionManager
 
 logger = logging.getLogger(__name__)
 LOGIN_STATE_COOKIE = "safe_share_login"
+# Set at sign-out when the provider has no end-session endpoint (its session lives on): the
+# next sign-in then asks the provider to make the person authenticate again.
+REAUTH_COOKIE = "safe_share_reauth"
+REAUTH_SECONDS = 30 * 86400
+
+
+def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        503,
+        _("Sign-in is unavailable"),
+        _("The Prowise Account service cannot be reached right now. Try again in a minute."),
+        headers={"Retry-After": "60"},
+    )
 
 
 def safe_next(path: str | None) -> str:
@@ -54,8 +68,9 @@ class AuthController(Controller):
     ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
+        force_login = request.cookies.get(REAUTH_COOKIE) == "1"
         try:
-            start = await oidc.start(f"{settings.base_url}/auth/callback")
+            start = await oidc.start(f"{settings.base_url}/auth/callback", force_login=force_login)
             await sessions.save_pending_login(
                 start.state,
                 {
@@ -66,14 +81,7 @@ class AuthController(Controller):
             )
         except Exception as exc:
             logger.warning("sign-in could not start: %s", type(exc).__name__)
-            return error_page(
-                request,
-                503,
-                _("Sign-in is unavailable"),
-                _(
-                    "The Prowise Account service cannot be reached right now. Try again in a minute."
-                ),
-            )
+            return provider_unreachable_page(request)
         # The state also goes into a cookie, so only the browser that started can finish.
         return Redirect(
             start.url,
@@ -112,11 +120,14 @@ class AuthController(Controller):
                 code_verifier=pending["code_verifier"],
             )
             user = user_from_claims(claims, settings)
+        except ProviderUnreachable:
+            logger.warning("sign-in could not finish: the provider cannot be reached")
+            return provider_unreachable_page(request)
         except (SignInError, KeyError) as exc:
             await record(
                 "signin",
                 at=now,
-                actor="anonymous",
+                actor=ANONYMOUS,
                 outcome="refused",
                 client=client,
                 reason=str(exc)[:60],
@@ -142,6 +153,7 @@ class AuthController(Controller):
                     settings, sessions.cookie_name, session_id, settings.session_absolute_seconds
                 ),
                 Cookie(key=LOGIN_STATE_COOKIE, value="", max_age=0, path="/auth"),
+                Cookie(key=REAUTH_COOKIE, value="", max_age=0, path="/auth"),
             ],
         )
 
@@ -150,15 +162,14 @@ class AuthController(Controller):
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
-        target = "/"
+        target = None
         if session is not None:
             await sessions.destroy(session.id)
-            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/") or "/"
-        return Redirect(
-            target,
-            status_code=303,
-            cookies=[Cookie(key=sessions.cookie_name, value="", max_age=0, path="/")],
-        )
+            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
+        cookies = [Cookie(key=sessions.cookie_name, value="", max_age=0, path="/")]
+        if target is None:
+            cookies.append(_cookie(settings, REAUTH_COOKIE, "1", REAUTH_SECONDS, "/auth"))
+        return Redirect(target or "/", status_code=303, cookies=cookies)
 
 
 def current_user_label(user: User | None) -> str:
