@@ -75,7 +75,7 @@ def _rotate_keys() -> None:
     RSAKey.objects.filter(id__in=old).delete()
 
 
-@csrf_exempt
+@csrf_exempt  # type: ignore[untyped-decorator]
 def configure(request: HttpRequest) -> JsonResponse:
     body = json.loads(request.body or b"{}")
     CONFIG.clear()
@@ -146,7 +146,7 @@ def _basic_per_rfc6749(request: HttpRequest) -> None:
     client_id, _sep, secret = pair.partition(":")
     form = request.POST.copy()
     form["client_id"], form["client_secret"] = unquote_plus(client_id), unquote_plus(secret)
-    request.POST = form  # type: ignore[assignment]
+    request.POST = form
     del request.META["HTTP_AUTHORIZATION"]
     STATE["token_auth"] = "client_secret_basic"
 
