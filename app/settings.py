@@ -240,8 +240,11 @@ def load_settings(
         # HS256 ID tokens are signed with it: a short secret could be guessed offline.
         raise SettingsError(f"{PREFIX}OIDC_CLIENT_SECRET must be at least 16 characters")
     groups = _groups(get("GROUPS"))
+    staff_group = get("STAFF_GROUP", "staff") or "staff"
+    audit_group = get("AUDIT_GROUP", "auditors") or "auditors"
     aliases = _group_aliases(get("GROUP_ALIASES"))
-    unknown = sorted(set(aliases.values()) - {key.lower() for key in groups})
+    targets = {key.lower() for key in (*groups, staff_group, audit_group)}
+    unknown = sorted(set(aliases.values()) - targets)
     if unknown:
         raise SettingsError(f"{PREFIX}GROUP_ALIASES maps to unknown groups: " + ", ".join(unknown))
 
@@ -260,8 +263,8 @@ def load_settings(
         oidc_token_auth=_token_auth(get("OIDC_TOKEN_AUTH")),
         group_aliases=aliases,
         staff_domains=tuple(d.lower() for d in _split(get("STAFF_DOMAINS", "prowise.com") or "")),
-        staff_group=get("STAFF_GROUP", "staff") or "staff",
-        audit_group=get("AUDIT_GROUP", "auditors") or "auditors",
+        staff_group=staff_group,
+        audit_group=audit_group,
         groups_claim=get("GROUPS_CLAIM", "groups") or "groups",
         groups=groups,
         languages=languages or ("en",),

@@ -94,3 +94,13 @@ async def test_an_unverified_account_is_told_so_and_offered_nothing(
         assert "email not verified" in page.text
         assert 'action="/secrets"' not in page.text
         assert 'href="/dashboard"' not in page.text
+
+
+async def test_the_unverified_notice_speaks_the_visitors_language(
+    client: httpx.AsyncClient, issuer: str
+) -> None:
+    await sign_in(client, issuer, "mallory@prowise.com", verified=False)
+    home = await client.get("/", headers={"accept-language": "de"})
+    assert home.status_code == 200
+    assert "Ihre E-Mail-Adresse ist nicht bestätigt" in home.text
+    assert "E-Mail nicht bestätigt" in home.text

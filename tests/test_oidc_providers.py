@@ -180,7 +180,10 @@ async def test_groups_only_in_the_id_token_are_used(
 async def test_group_aliases_map_provider_values_to_group_keys(
     make_settings: MakeSettings, sqlite_url: str, issuer: str
 ) -> None:
-    aliases = '{"/Service": "service", "0f3a9c1e-entra-object-id": "inside-sales"}'
+    aliases = (
+        '{"/Service": "service", "0f3a9c1e-entra-object-id": "inside-sales",'
+        ' "/Company/Staff": "staff"}'
+    )
     async with (
         app_with(make_settings, sqlite_url, group_aliases=aliases) as app,
         browser(app) as client,
@@ -192,6 +195,18 @@ async def test_group_aliases_map_provider_values_to_group_keys(
             "role": "staff",
             "email": STAFF,
             "groups": ["inside-sales", "service"],
+        }
+    async with (
+        app_with(make_settings, sqlite_url, group_aliases=aliases) as app,
+        browser(app) as client,
+    ):
+        # the staff group by its provider name makes staff outside the staff domain too
+        contractor = "kim@partner.example"
+        await sign_in(client, issuer, contractor, groups=["/Company/Staff", "/Service"])
+        assert await who(app, client) == {
+            "role": "staff",
+            "email": contractor,
+            "groups": ["service"],
         }
 
 

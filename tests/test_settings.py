@@ -104,13 +104,21 @@ def test_provider_settings_are_read(tmp_path: Path) -> None:
         {
             "SAFE_SHARE_OIDC_SCOPES": "openid email profile groups",
             "SAFE_SHARE_OIDC_TOKEN_AUTH": "client_secret_post",
-            "SAFE_SHARE_GROUP_ALIASES": '{"/Service": "service", "0F3A-Entra": "Inside-Sales"}',
+            "SAFE_SHARE_GROUP_ALIASES": (
+                '{"/Service": "service", "0F3A-Entra": "Inside-Sales", "/Staff": "staff",'
+                ' "/Audit": "auditors"}'
+            ),
         },
         dev_dir=tmp_path,
     )
     assert settings.oidc_scopes == ("openid", "email", "profile", "groups")
     assert settings.oidc_token_auth is TokenAuth.POST
-    assert settings.group_aliases == {"/service": "service", "0f3a-entra": "inside-sales"}
+    assert settings.group_aliases == {
+        "/service": "service",
+        "0f3a-entra": "inside-sales",
+        "/staff": "staff",
+        "/audit": "auditors",
+    }
 
 
 def test_production_refuses_a_short_client_secret(tmp_path: Path) -> None:
