@@ -9,7 +9,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +21,7 @@ from joserfc.jws import JWSRegistry
 from litestar import Litestar
 
 from app.auth.oidc import OidcClient, SignInError, basic_credentials
+from app.dev_identity import run_identity_provider
 from app.settings import Settings
 from app.web.sessions import SessionManager
 from tests.apps import browser, free_port, serving
@@ -406,10 +407,10 @@ async def test_provider_down_at_any_step_is_a_503_django(
 async def test_provider_gone_at_the_token_exchange_is_a_503(
     make_settings: MakeSettings, sqlite_url: str
 ) -> None:
-    """A provider process that is gone (connection refused), not one behind a proxy."""
-    from app.dev_identity import run_identity_provider
-
-    with run_identity_provider(port=0) as own_issuer:
+    """A provider process that is gone (connection refused), not one behind a proxy: the
+    person approved at the provider, which then stopped before Safe Share redeemed the code."""
+    with ExitStack() as provider:
+        own_issuer = provider.enter_context(run_identity_provider(port=0))
         env = {"oidc_issuer": own_issuer}
         async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
             await set_identity(own_issuer, STAFF, claims(STAFF, email_verified=True))
@@ -417,26 +418,12 @@ async def test_provider_gone_at_the_token_exchange_is_a_503(
             async with httpx.AsyncClient() as idp:
                 approved = await idp.post(start.headers["location"], data={"sub": STAFF})
             callback = urlsplit(approved.headers["location"])
-            stopped = _stop_provider(app)
+            provider.close()  # the provider stops listening
             answer = await client.get(
                 f"{callback.path}?{callback.query}", headers={"accept-language": "de"}
             )
-            stopped()
             assert_unreachable_page(answer, "de")
-
-
-def _stop_provider(app: Litestar) -> Callable[[], None]:
-    """Point the app's token endpoint at a port where nothing listens (the provider died)."""
-    oidc = app.state.oidc
-    metadata = dict(oidc._metadata_cache)
-    saved = oidc._metadata_cache
-    metadata["token_endpoint"] = f"http://127.0.0.1:{free_port()}/oauth2/token"
-    oidc._metadata_cache = metadata
-
-    def restore() -> None:
-        oidc._metadata_cache = saved
-
-    return restore
+            assert await who(app, client) is None
 
 
 # --- sign-out: the end-session endpoint on another origin, or none at all ---
