@@ -495,3 +495,22 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
         ).status_code == 303
         normal = await client.get("/auth/login", follow_redirects=False)
         assert "prompt" not in parse_qs(urlsplit(normal.headers["location"]).query)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://id.example.com;script-src *.evil/logout",
+        "https://id.example.com logout",
+        "javascript:alert(1)",
+        "https://id.example.com'/x",
+    ],
+)
+def test_an_end_session_endpoint_never_adds_to_the_csp_beyond_its_origin(
+    make_settings: MakeSettings, sqlite_url: str, endpoint: str
+) -> None:
+    oidc = OidcClient(make_settings(sqlite_url))
+    oidc._metadata_cache = {"end_session_endpoint": endpoint}
+    assert oidc.form_action_origins == ()
+    oidc._metadata_cache = {"end_session_endpoint": "https://logout.example.com:8443/x?y=1"}
+    assert oidc.form_action_origins == ("https://logout.example.com:8443",)

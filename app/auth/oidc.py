@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Collection
@@ -60,14 +61,22 @@ def basic_credentials(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
+# A scheme and host[:port] only: whatever the provider writes must not add CSP directives.
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+def _json(
+    response: httpx.Response, what: str, *, refusals_are_json: bool = False
+) -> dict[str, Any]:
     if response.status_code >= 500:
         raise ProviderUnreachable(f"{what} {response.status_code}")
+    if response.status_code >= 400 and not refusals_are_json:
+        raise SignInError(f"{what} {response.status_code}")
     try:
         data = response.json()
     except ValueError:
@@ -107,9 +116,10 @@ class OidcClient:
     def form_action_origins(self) -> tuple[str, ...]:
         """Where sign-out may send a form's redirect: the end-session endpoint's origin."""
         endpoint = (self._metadata_cache or {}).get("end_session_endpoint")
-        if isinstance(endpoint, str) and endpoint.startswith(("https://", "http://")):
-            return (origin(endpoint),)
-        return ()
+        if not isinstance(endpoint, str):
+            return ()
+        found = origin(endpoint)
+        return (found,) if _ORIGIN.fullmatch(found) else ()
 
     async def _get(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -217,7 +227,7 @@ class OidcClient:
                 response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"token {type(exc).__name__}") from None
-        token = _json(response, "token")
+        token = _json(response, "token", refusals_are_json=True)
         if response.status_code != 200:
             raise SignInError(str(token.get("error", f"token {response.status_code}")))
         return token
