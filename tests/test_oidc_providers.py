@@ -509,8 +509,12 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
 def test_an_end_session_endpoint_never_adds_to_the_csp_beyond_its_origin(
     make_settings: MakeSettings, sqlite_url: str, endpoint: str
 ) -> None:
-    oidc = OidcClient(make_settings(sqlite_url))
-    oidc._metadata_cache = {"end_session_endpoint": endpoint}
-    assert oidc.form_action_origins == ()
-    oidc._metadata_cache = {"end_session_endpoint": "https://logout.example.com:8443/x?y=1"}
-    assert oidc.form_action_origins == ("https://logout.example.com:8443",)
+    def origins_for(url: str) -> tuple[str, ...]:
+        oidc = OidcClient(make_settings(sqlite_url))
+        oidc._metadata_cache = {"end_session_endpoint": url}
+        return oidc.form_action_origins
+
+    assert origins_for(endpoint) == ()
+    assert origins_for("https://logout.example.com:8443/x?y=1") == (
+        "https://logout.example.com:8443",
+    )
