@@ -404,6 +404,41 @@ async def test_provider_down_at_any_step_is_a_503_django(
             assert await who(app, client) is None
 
 
+async def test_an_authorization_endpoint_on_a_dead_host_is_a_503(
+    make_settings: MakeSettings, sqlite_url: str, django_idp: DjangoIdp
+) -> None:
+    dead = f"http://localhost:{free_port()}/authorize"
+    django_idp.configure(BASE_URL, {"alice": claims(STAFF, email_verified=True)}, authorize_at=dead)
+    async with (
+        app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
+        browser(app) as client,
+    ):
+        assert_unreachable_page(await client.get("/auth/login"))
+
+
+async def test_sign_out_with_the_provider_down_stays_here_and_asks_for_a_password_next(
+    make_settings: MakeSettings, sqlite_url: str, django_idp: DjangoIdp
+) -> None:
+    people = {"alice": claims(STAFF, email_verified=True)}
+    django_idp.configure(BASE_URL, people)
+    async with (
+        app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
+        browser(app) as client,
+    ):
+        await sign_in_at_django(client, "alice")
+        await prime_csrf(client)
+        django_idp.configure(BASE_URL, people, down=True)
+        out = await client.post(
+            "/auth/logout", headers=csrf_headers(client), follow_redirects=False
+        )
+        assert out.status_code == 303
+        assert out.headers["location"] == "/"
+        assert await who(app, client) is None
+        django_idp.configure(BASE_URL, people)
+        start = await client.get("/auth/login", follow_redirects=False)
+        assert parse_qs(urlsplit(start.headers["location"]).query)["prompt"] == ["login"]
+
+
 async def test_provider_gone_at_the_token_exchange_is_a_503(
     make_settings: MakeSettings, sqlite_url: str
 ) -> None:

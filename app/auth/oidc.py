@@ -295,9 +295,10 @@ class OidcClient:
     async def end_session_url(
         self, id_token: str | None, post_logout_redirect_uri: str
     ) -> str | None:
-        """The provider's sign-out address, or None when it has none (or cannot be reached)."""
+        """The provider's sign-out address, or None when it has none or cannot be reached (then
+        the browser stays with us instead of landing on its own error page)."""
         try:
-            metadata = await self.metadata()
+            metadata = await self.metadata(max_age=0.0)
         except SignInError:
             return None
         endpoint = metadata.get("end_session_endpoint")

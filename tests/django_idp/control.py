@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "down": False,
     "down_paths": [],
     "down_after_code": False,
+    "authorize_at": "",  # another authorization endpoint for discovery to announce
 }
 CONFIG: dict[str, Any] = dict(DEFAULTS)
 STATE: dict[str, Any] = {"token_auth": ""}
@@ -121,6 +122,8 @@ def state(request: HttpRequest) -> JsonResponse:
 def discovery(request: HttpRequest) -> HttpResponse:
     response = ProviderInfoView.as_view()(request)
     data = json.loads(response.content)
+    if CONFIG["authorize_at"]:
+        data["authorization_endpoint"] = CONFIG["authorize_at"]
     if not CONFIG["userinfo"]:
         data.pop("userinfo_endpoint", None)
     if CONFIG["end_session"] == "absent":

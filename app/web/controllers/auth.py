@@ -168,6 +168,7 @@ class AuthController(Controller):
             target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
         cookies = [Cookie(key=sessions.cookie_name, value="", max_age=0, path="/")]
         if target is None:
+            # The provider's own session may live on: make the next sign-in ask for a password.
             cookies.append(_cookie(settings, REAUTH_COOKIE, "1", REAUTH_SECONDS, "/auth"))
         return Redirect(target or "/", status_code=303, cookies=cookies)
 
