@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,9 +114,12 @@ def mock_app(
     )
 
 
+NewContext = Callable[..., Awaitable[BrowserContext]]
+
+
 @pytest.fixture
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh profile (own cookies) on a desktop, in German when the test asks for it."""
+async def new_context(browser: Browser) -> AsyncIterator[NewContext]:
+    """Fresh profiles (own cookies) on a desktop, in the language the test asks for."""
     opened: list[BrowserContext] = []
 
     async def build(locale: str = "en-GB") -> BrowserContext:
@@ -125,13 +128,16 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
         opened.append(made)
         return made
 
-    first = await build()
-    first.build = build  # type: ignore[attr-defined]
     try:
-        yield first
+        yield build
     finally:
         for made in opened:
             await made.close()
+
+
+@pytest.fixture
+async def context(new_context: NewContext) -> BrowserContext:
+    return await new_context()
 
 
 def people(groups: list[str] | None = None, **claims: Any) -> dict[str, dict[str, Any]]:
@@ -163,6 +169,23 @@ async def test_staff_signs_in_at_django_provider_with_groups_from_the_groups_sco
         "email": STAFF,
         "groups": ["service"],
     }
+
+
+async def test_a_rotated_signing_key_is_trusted_in_chromium(
+    django_app: RunningApp, django_idp: DjangoIdp, new_context: NewContext
+) -> None:
+    first = django_idp.configure(django_app.url, people())
+    before = await new_context()
+    page = await before.new_page()
+    await page.goto(django_app.url + "/")
+    await sign_in_at_django(page, django_app, django_idp)
+    rotated = django_idp.configure(django_app.url, people(), rotate_keys=True)
+    assert rotated["key"] != first["key"]
+    after = await new_context()
+    page = await after.new_page()
+    await page.goto(django_app.url + "/")
+    await sign_in_at_django(page, django_app, django_idp)
+    assert await django_app.who(after) == {"role": "staff", "email": STAFF, "groups": []}
 
 
 async def test_hs256_without_userinfo_and_client_secret_post_in_chromium(
@@ -234,10 +257,10 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password(
 
 
 async def test_provider_down_shows_the_unreachable_page_in_the_visitors_language(
-    django_app: RunningApp, django_idp: DjangoIdp, context: BrowserContext
+    django_app: RunningApp, django_idp: DjangoIdp, new_context: NewContext
 ) -> None:
     django_idp.configure(django_app.url, people())
-    german = await context.build("de-DE")  # type: ignore[attr-defined]
+    german = await new_context("de-DE")
     page = await german.new_page()
     await page.goto(django_app.url + "/")
     await sign_in_at_django_in_german(page, django_app, django_idp)
