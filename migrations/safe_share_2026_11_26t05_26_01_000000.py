@@ -1,5 +1,5 @@
 """The audit trail's actor kind: a column of its own (user, guest, anonymous, system), so no
-account's name can pass for an internal actor (the next migration moves old rows' markers).
+account's name can pass for an internal actor (the next migration sets it for old rows).
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager

@@ -1,5 +1,5 @@
 """Rows written before the actor_kind column kept the kind in the actor text itself
-("guest", "anonymous", "system"): move those markers into the column. A separate migration,
+("guest", "anonymous", "system"): set the column from those markers. A separate migration,
 because Piccolo runs a migration's raw steps before its column changes.
 """
 
@@ -19,7 +19,7 @@ async def forwards():
         from app.db.tables import AuditEvent
 
         await AuditEvent.raw(
-            "UPDATE audit_event SET actor_kind = actor, actor = '' "
+            "UPDATE audit_event SET actor_kind = actor "
             "WHERE actor IN ('guest', 'anonymous', 'system')"
         )
 

@@ -66,7 +66,7 @@ async def test_each_action_leaves_its_row_and_no_row_holds_content_key_or_link(
 
     rows = await AuditEvent.select().order_by(AuditEvent.id)
     trail = [
-        (r["action"], r["actor"] or r["actor_kind"], r["outcome"], r["secret_id"], r["reason"])
+        (r["action"], r["actor"], r["outcome"], r["secret_id"], r["reason"])
         for r in rows
         if r["secret_id"]
     ]

@@ -70,7 +70,7 @@ class Invitation(Table, tablename="invitation"):
 class AuditEvent(Table, tablename="audit_event"):
     id = BigSerial(primary_key=True)
     at = Timestamptz(index=True)
-    actor = Varchar(length=320, index=True)  # the person's label; empty for other kinds
+    actor = Varchar(length=320, index=True)  # the person's label, or the kind's name
     # Who acted: a signed-in person, a guest, nobody signed in, or Safe Share itself. A column of
     # its own, so no account name can pass for an internal actor.
     actor_kind = Varchar(length=10, default="user")

@@ -27,9 +27,10 @@ SYSTEM = ActorKind.SYSTEM
 
 
 def actor_columns(actor: str | ActorKind) -> dict[str, Any]:
-    """A plain string is a signed-in person's label; only an ActorKind names anyone else."""
+    """A plain string is a signed-in person's label; only an ActorKind names anyone else. The
+    kind column decides who acted; the actor text is only what people filter and read."""
     if isinstance(actor, ActorKind) and actor is not ActorKind.USER:
-        return {"actor": "", "actor_kind": actor.value}
+        return {"actor": actor.value, "actor_kind": actor.value}
     return {"actor": _printable(str(actor))[:320], "actor_kind": ActorKind.USER.value}
 
 
