@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
@@ -26,6 +27,13 @@ DEFAULT_GROUPS: dict[str, dict[str, str]] = {
     "go-engineers": {"en": "GO Engineers", "nl": "GO Engineers", "de": "GO Engineers"},
     "inside-sales": {"en": "Inside Sales", "nl": "Inside Sales", "de": "Innendienst"},
 }
+
+
+class TokenAuth(StrEnum):
+    """How the client proves itself at the token endpoint (method names, not secrets)."""
+
+    BASIC = "client_secret_basic"
+    POST = "client_secret_post"
 
 
 class SettingsError(ValueError):
@@ -46,6 +54,13 @@ class Settings:
     staff_group: str = "staff"
     audit_group: str = "auditors"
     groups_claim: str = "groups"
+    oidc_scopes: tuple[str, ...] = ("openid", "email", "profile")
+    # True: the provider vouches for every email it sends (a company provider that manages its
+    # accounts); False: only an `email_verified` of true counts.
+    oidc_trust_email: bool = False
+    oidc_token_auth: TokenAuth = TokenAuth.BASIC
+    # A provider's group value (a Keycloak path, an Entra object id) → one of our group keys.
+    group_aliases: Mapping[str, str] = field(default_factory=dict)
     groups: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_GROUPS)
     languages: tuple[str, ...] = ("en", "nl", "de")
     default_timezone: str = "Europe/Amsterdam"
@@ -118,6 +133,51 @@ def _groups(raw: str | None) -> Mapping[str, Mapping[str, str]]:
     if not valid or not parsed:
         raise SettingsError(f'{PREFIX}GROUPS must look like {{"service": {{"en": "Service"}}}}')
     return cast(Mapping[str, Mapping[str, str]], parsed)
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(PREFIX + name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false")
+
+
+def _scopes(raw: str | None) -> tuple[str, ...]:
+    scopes = tuple(dict.fromkeys((raw or "openid email profile").replace(",", " ").split()))
+    if "openid" not in scopes:
+        raise SettingsError(f"{PREFIX}OIDC_SCOPES must include openid")
+    # RFC 6749 §3.3: printable ASCII except space, double quote and backslash.
+    if any(not all(0x21 <= ord(c) <= 0x7E and c not in '"\\' for c in s) for s in scopes):
+        raise SettingsError(f"{PREFIX}OIDC_SCOPES holds a character a scope cannot have")
+    return scopes
+
+
+def _group_aliases(raw: str | None) -> Mapping[str, str]:
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{PREFIX}GROUP_ALIASES must be JSON") from exc
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
+    ):
+        raise SettingsError(f'{PREFIX}GROUP_ALIASES must look like {{"/Service": "service"}}')
+    # Provider values are compared case-insensitively, like the groups claim itself.
+    return {key.strip().lower(): value.strip().lower() for key, value in parsed.items()}
+
+
+def _token_auth(raw: str | None) -> TokenAuth:
+    try:
+        return TokenAuth((raw or TokenAuth.BASIC.value).strip().lower())
+    except ValueError:
+        raise SettingsError(
+            f"{PREFIX}OIDC_TOKEN_AUTH must be one of " + ", ".join(m.value for m in TokenAuth)
+        ) from None
 
 
 def _timezone(name: str) -> str:
@@ -231,6 +291,20 @@ def load_settings(
     if production and not base_url.startswith("https://"):
         raise SettingsError(f"{PREFIX}BASE_URL must use https in production")
 
+    issuer = (issuer or Settings.oidc_issuer).rstrip("/")
+    client_secret = get("OIDC_CLIENT_SECRET", Settings.oidc_client_secret) or ""
+    if production and len(client_secret) < 16:
+        # HS256 ID tokens are signed with it: a short secret could be guessed offline.
+        raise SettingsError(f"{PREFIX}OIDC_CLIENT_SECRET must be at least 16 characters")
+    groups = _groups(get("GROUPS"))
+    staff_group = get("STAFF_GROUP", "staff") or "staff"
+    audit_group = get("AUDIT_GROUP", "auditors") or "auditors"
+    aliases = _group_aliases(get("GROUP_ALIASES"))
+    targets = {key.lower() for key in (*groups, staff_group, audit_group)}
+    unknown = sorted(set(aliases.values()) - targets)
+    if unknown:
+        raise SettingsError(f"{PREFIX}GROUP_ALIASES maps to unknown groups: " + ", ".join(unknown))
+
     languages = _split(get("LANGUAGES", "en,nl,de") or "")
     return Settings(
         env=mode,
@@ -238,14 +312,18 @@ def load_settings(
         redis_url=get("REDIS_URL"),
         secret_keys=keys,
         base_url=base_url,
-        oidc_issuer=(issuer or Settings.oidc_issuer).rstrip("/"),
+        oidc_issuer=issuer,
         oidc_client_id=get("OIDC_CLIENT_ID", Settings.oidc_client_id) or "",
-        oidc_client_secret=get("OIDC_CLIENT_SECRET", Settings.oidc_client_secret) or "",
+        oidc_client_secret=client_secret,
+        oidc_scopes=_scopes(get("OIDC_SCOPES")),
+        oidc_trust_email=_bool(env, "OIDC_TRUST_EMAIL", False),
+        oidc_token_auth=_token_auth(get("OIDC_TOKEN_AUTH")),
+        group_aliases=aliases,
         staff_domains=tuple(d.lower() for d in _split(get("STAFF_DOMAINS", "prowise.com") or "")),
-        staff_group=get("STAFF_GROUP", "staff") or "staff",
-        audit_group=get("AUDIT_GROUP", "auditors") or "auditors",
+        staff_group=staff_group,
+        audit_group=audit_group,
         groups_claim=get("GROUPS_CLAIM", "groups") or "groups",
-        groups=_groups(get("GROUPS")),
+        groups=groups,
         languages=languages or ("en",),
         default_timezone=_timezone(get("DEFAULT_TIMEZONE", "Europe/Amsterdam") or ""),
         session_idle_seconds=_int(env, "SESSION_IDLE_SECONDS", 30 * 60, 60, 86400),

@@ -21,6 +21,7 @@ from app.db.tables import TABLES
 from app.dev_identity import run_identity_provider
 from app.settings import Settings, load_settings
 from app.web.app import create_app
+from tests.providers import django_idp  # noqa: F401 - the second provider, for every test
 from tests.support import FrozenClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -285,7 +285,10 @@ async def test_unverified_email_opens_nothing_and_creates_nothing(
     unverified_staff = new_client()
     await sign_in(unverified_staff, issuer, "mallory@prowise.com", verified=False)
     home = await unverified_staff.get("/")
-    assert "customer" in home.text  # an unverified staff-domain email is not staff
+    assert home.status_code == 200
+    # an unverified staff-domain email is not staff, and not shown as a customer either
+    assert "customer" not in home.text
+    assert 'name="recipient_email"' not in home.text
     await prime_csrf(unverified_staff)
     forged = await unverified_staff.post(
         "/secrets",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -18,13 +19,19 @@ class Role(StrEnum):
 @dataclass(frozen=True)
 class User:
     sub: str
-    email: str | None  # None unless the provider verified it: an unverified email opens nothing
+    # None unless a valid address the provider verified: an unverified email opens nothing.
+    email: str | None
     name: str
     role: Role
     groups: frozenset[str]  # only configured group keys
     locale: str | None
     zoneinfo: str | None
     is_auditor: bool = False
+
+    @property
+    def can_share(self) -> bool:
+        """Without a verified email nobody may create, open or be told they are a customer."""
+        return self.email is not None
 
     @property
     def is_staff(self) -> bool:
@@ -54,20 +61,47 @@ class User:
         )
 
 
-def _claimed_groups(claims: Mapping[str, Any], claim_name: str) -> set[str]:
+# One @, a local part, and a dotted domain, nothing that is space or control: enough to tell an
+# address from a bare word like "guest", which must never stand for a person.
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def _claimed_groups(
+    claims: Mapping[str, Any], claim_name: str, aliases: Mapping[str, str]
+) -> set[str]:
     raw = claims.get(claim_name)
     if isinstance(raw, str):
         raw = raw.replace(",", " ").split()
     if not isinstance(raw, list | tuple):
         return set()
-    return {str(value).strip().lower() for value in raw if isinstance(value, str | int)}
+    values = {str(value).strip().lower() for value in raw if isinstance(value, str | int)}
+    return {aliases.get(value, value) for value in values}
+
+
+def email_is_verified(claims: Mapping[str, Any], trust_email: bool) -> bool:
+    """Providers send a boolean, a string, or (Entra ID) nothing at all."""
+    flag = claims.get("email_verified")
+    if flag is True or (isinstance(flag, str) and flag.strip().lower() == "true"):
+        return True
+    # A provider trusted for its emails still gets the last word when it says "not verified".
+    explicit_no = flag is False or (isinstance(flag, str) and flag.strip().lower() == "false")
+    return trust_email and not explicit_no
+
+
+def valid_email(raw: object) -> str | None:
+    if not isinstance(raw, str):
+        return None
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.fullmatch(email) or not email.isprintable():
+        return None
+    return email
 
 
 def user_from_claims(claims: Mapping[str, Any], settings: Settings) -> User:
-    email_raw = claims.get("email")
-    verified = claims.get("email_verified") is True
-    email = email_raw.strip().lower() if verified and isinstance(email_raw, str) else None
-    claimed = _claimed_groups(claims, settings.groups_claim)
+    email = valid_email(claims.get("email"))
+    if not email_is_verified(claims, settings.oidc_trust_email):
+        email = None
+    claimed = _claimed_groups(claims, settings.groups_claim, settings.group_aliases)
     domain = email.rpartition("@")[2] if email else ""
     staff = bool(email) and (domain in settings.staff_domains or settings.staff_group in claimed)
     groups = frozenset(claimed & set(settings.groups)) if staff else frozenset()

@@ -28,6 +28,10 @@ class InvitationState(StrEnum):
     REVOKED = "revoked"
 
 
+# Secret.creator_role of a guest's submission: its creator is never a signed-in person.
+GUEST_ROLE = "guest"
+
+
 class Secret(Table, tablename="secret"):
     # 128 random bits, the public id in the link; the key is never stored.
     id = Varchar(length=32, primary_key=True)
@@ -73,7 +77,10 @@ class Invitation(Table, tablename="invitation"):
 class AuditEvent(Table, tablename="audit_event"):
     id = BigSerial(primary_key=True)
     at = Timestamptz(index=True)
-    actor = Varchar(length=320, index=True)
+    actor = Varchar(length=320, index=True)  # the person's label, or the kind's name
+    # Who acted: a signed-in person, a guest, nobody signed in, or Safe Share itself. A column of
+    # its own, so no account name can pass for an internal actor.
+    actor_kind = Varchar(length=10, default="user")
     action = Varchar(length=40, index=True)
     outcome = Varchar(length=20)
     secret_id = Varchar(length=32, null=True, default=None, index=True)

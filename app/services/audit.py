@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from app.db.tables import AuditEvent
 
-GUEST = "guest"
-ANONYMOUS = "anonymous"
-SYSTEM = "system"
+
+class ActorKind(StrEnum):
+    USER = "user"
+    GUEST = "guest"
+    ANONYMOUS = "anonymous"
+    SYSTEM = "system"
+
+
+GUEST = ActorKind.GUEST
+ANONYMOUS = ActorKind.ANONYMOUS
+SYSTEM = ActorKind.SYSTEM
+
+
+def actor_columns(actor: str | ActorKind) -> dict[str, Any]:
+    """A plain string is a signed-in person's label; only an ActorKind names anyone else. The
+    kind column decides who acted; the actor text is only what people filter and read."""
+    if isinstance(actor, ActorKind) and actor is not ActorKind.USER:
+        return {"actor": actor.value, "actor_kind": actor.value}
+    return {"actor": _printable(str(actor))[:320], "actor_kind": ActorKind.USER.value}
 
 
 @dataclass(frozen=True)
@@ -32,7 +49,7 @@ async def record(
     action: str,
     *,
     at: datetime,
-    actor: str,
+    actor: str | ActorKind,
     outcome: str = "ok",
     client: ClientInfo | None = None,
     secret_id: str | None = None,
@@ -45,7 +62,7 @@ async def record(
     await AuditEvent.insert(
         AuditEvent(
             at=at,
-            actor=actor,
+            **actor_columns(actor),
             action=action,
             outcome=outcome,
             secret_id=secret_id,

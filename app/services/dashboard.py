@@ -17,7 +17,7 @@ from piccolo.columns.combination import WhereRaw
 
 from app.auth.identity import User
 from app.auth.rules import Recipient
-from app.db.tables import AuditEvent, Secret, SecretState
+from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
 
 PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
@@ -137,7 +137,7 @@ async def list_my_secrets(
     """Newest first; one query (served by the index on creator_email, created_at, id)."""
     if user.email is None:
         return Page([], None)
-    where: Any = Secret.creator_email == user.email
+    where: Any = (Secret.creator_email == user.email) & (Secret.creator_role != GUEST_ROLE)
     if after is not None:
         # A row-value comparison, so PostgreSQL and SQLite seek the index instead of filtering.
         where &= WhereRaw('("created_at", "id") < ({}, {})', _utc(after.at), after.id)
@@ -157,7 +157,11 @@ async def find_my_secret(user: User, secret_id: str) -> OwnedSecret | None:
         return None
     row = (
         await Secret.select(*_OWNED_COLUMNS)
-        .where((Secret.id == secret_id) & (Secret.creator_email == user.email))
+        .where(
+            (Secret.id == secret_id)
+            & (Secret.creator_email == user.email)
+            & (Secret.creator_role != GUEST_ROLE)
+        )
         .first()
     )
     return _owned(row) if row else None
@@ -168,6 +172,7 @@ class TrailEvent:
     id: int
     at: datetime
     actor: str
+    actor_kind: str
     action: str
     outcome: str
     secret_id: str | None
@@ -182,6 +187,7 @@ _EVENT_COLUMNS = (
     AuditEvent.id,
     AuditEvent.at,
     AuditEvent.actor,
+    AuditEvent.actor_kind,
     AuditEvent.action,
     AuditEvent.outcome,
     AuditEvent.secret_id,

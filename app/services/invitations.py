@@ -18,7 +18,7 @@ from app import crypto
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_invite
 from app.db.engine import write_transaction
-from app.db.tables import Invitation, InvitationState, Secret, SecretState
+from app.db.tables import GUEST_ROLE, Invitation, InvitationState, Secret, SecretState
 from app.services import audit
 from app.services.audit import ClientInfo
 from app.services.secrets import ByMasterKeys, RevealedSecret, reveal_secret
@@ -30,7 +30,6 @@ DEFAULT_EXPIRY = timedelta(days=1)
 GUEST_SECRET_LIFETIME = timedelta(days=7)
 MAX_LABEL_CHARS = 200
 GUEST_CREATOR = "guest"  # Secret.creator_email of guest submissions: never a real email
-GUEST_ROLE = "guest"
 RECEIVED_LIMIT = 50
 
 

@@ -20,7 +20,7 @@ from app import crypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
-from app.db.tables import Secret, SecretState
+from app.db.tables import GUEST_ROLE, Secret, SecretState
 from app.services import audit
 from app.services.audit import ClientInfo
 
@@ -458,6 +458,7 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
             .where(
                 (Secret.id == secret_id)
                 & (Secret.creator_email == user.email)
+                & (Secret.creator_role != GUEST_ROLE)
                 & (Secret.state == SecretState.WAITING.value)
                 # Expired but not yet swept is expired: it stays for the sweeper to mark.
                 & (Secret.expires_at > now)

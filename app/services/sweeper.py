@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from app.db.engine import write_transaction
 from app.db.tables import AuditEvent, Invitation, InvitationState, Secret, SecretState
-from app.services.audit import SYSTEM
+from app.services.audit import SYSTEM, actor_columns
 
 logger = logging.getLogger("app.sweeper")
 
@@ -48,7 +48,7 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
         events = [
             AuditEvent(
                 at=now,
-                actor=SYSTEM,
+                **actor_columns(SYSTEM),
                 action="secret.expired",
                 outcome="ok",
                 secret_id=row["id"],
@@ -58,7 +58,7 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
         ] + [
             AuditEvent(
                 at=now,
-                actor=SYSTEM,
+                **actor_columns(SYSTEM),
                 action="invitation.expired",
                 outcome="ok",
                 invitation_id=row["id"],

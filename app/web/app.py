@@ -100,10 +100,13 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     redis = make_redis(settings.redis_url) if settings.redis_url else None
     sessions = SessionManager(make_store(settings, redis), settings, clock)
     counter = RedisCounter(redis, MemoryCounter()) if redis is not None else MemoryCounter()
+    oidc = OidcClient(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await start(engine)
+        # Discovery early, so even this process's first page allows sign-out's redirect (CSP).
+        discovery = asyncio.create_task(oidc.prefetch())
         sweeper = (
             None
             if settings.redis_url
@@ -112,6 +115,9 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         try:
             yield
         finally:
+            discovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await discovery
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -139,7 +145,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "engine": engine,
         "static_files": static_files,
         "sessions": sessions,
-        "oidc": OidcClient(settings),
+        "oidc": oidc,
         "rate_counter": counter,
     }
     app = Litestar(
@@ -160,7 +166,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
         ],
         csrf_config=csrf,
-        before_send=[security_headers_hook(settings)],
+        before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,
         exception_handlers={HTTPException: handle_http_exception, Exception: handle_server_error},
         lifespan=[lifespan],

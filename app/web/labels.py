@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from app.db.tables import SecretState
 from app.i18n import _
-from app.services.audit import ANONYMOUS, GUEST, SYSTEM
+from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind
 
 # Lambdas, so each label is translated into the language of the request that shows it.
 _ACTIONS: dict[str, Callable[[], str]] = {
@@ -60,17 +60,18 @@ def outcome_label(code: str) -> str:
     return label() if label else code
 
 
-def actor_label(actor: str) -> str:
-    if actor == SYSTEM:
+def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:
+    # Only the kind column decides: an account called "system" is still just that account.
+    if kind == SYSTEM:
         return _("Safe Share (automatic)")
-    if actor == GUEST:
+    if kind == GUEST:
         return _("guest")
-    if actor == ANONYMOUS:
+    if kind == ANONYMOUS:
         return _("not signed in")
     return actor
 
 
-TEMPLATE_HELPERS: dict[str, Callable[[str], str]] = {
+TEMPLATE_HELPERS: dict[str, Callable[..., str]] = {
     "action_label": action_label,
     "reason_label": reason_label,
     "state_label": state_label,

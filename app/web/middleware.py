@@ -23,18 +23,22 @@ LANGUAGE_COOKIE = "safe_share_lang"
 TIMEZONE_COOKIE = "safe_share_tz"
 
 
-def content_security_policy(settings: Settings) -> str:
-    # The provider's origin is allowed as a form target only for the sign-out redirect.
+def content_security_policy(settings: Settings, form_targets: tuple[str, ...] = ()) -> str:
+    # The provider's origins are allowed as form targets only for the sign-out redirect (its
+    # end-session endpoint, read from discovery, may live on another origin than the issuer).
+    targets = " ".join(dict.fromkeys((settings.oidc_issuer, *form_targets)))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-        f"form-action 'self' {settings.oidc_issuer}"
+        f"form-action 'self' {targets}"
     )
 
 
-def security_headers(settings: Settings) -> list[tuple[str, str]]:
+def security_headers(
+    settings: Settings, form_targets: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
     headers = [
-        ("content-security-policy", content_security_policy(settings)),
+        ("content-security-policy", content_security_policy(settings, form_targets)),
         ("referrer-policy", "no-referrer"),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
@@ -65,13 +69,21 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
-def security_headers_hook(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
-    """A before_send hook, so every response gets the headers, errors and 404s included."""
-    headers = security_headers(settings)
+def security_headers_hook(
+    settings: Settings, form_targets: Callable[[], tuple[str, ...]] = tuple
+) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before_send hook, so every response gets the headers, errors and 404s included.
+
+    `form_targets` says which provider origins sign-out may reach; known after discovery."""
+    built: dict[tuple[str, ...], list[tuple[str, str]]] = {}
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
+        targets = form_targets()
+        headers = built.get(targets)
+        if headers is None:
+            headers = built.setdefault(targets, security_headers(settings, targets))
         mutable = MutableScopeHeaders.from_message(message)
         for name, value in headers:
             mutable[name] = value

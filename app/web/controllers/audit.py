@@ -29,6 +29,7 @@ from app.web.responses import error_page, render
 CSV_COLUMNS = (
     "at",
     "actor",
+    "actor_kind",
     "action",
     "outcome",
     "secret_id",

@@ -13,9 +13,9 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User, user_from_claims
-from app.auth.oidc import OidcClient, SignInError
+from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
-from app.services.audit import ClientInfo, record
+from app.services.audit import ANONYMOUS, ClientInfo, record
 from app.settings import Settings
 from app.web.responses import error_page
 from app.web.sessions import Session, SessionManager
@@ -44,6 +44,20 @@ PROVIDER_ERRORS = frozenset(
         "registration_not_supported",
     }
 )
+# Set at sign-out when the provider has no end-session endpoint (its session lives on): the
+# next sign-in then asks the provider to make the person authenticate again.
+REAUTH_COOKIE = "safe_share_reauth"
+REAUTH_SECONDS = 30 * 86400
+
+
+def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        503,
+        _("Sign-in is unavailable"),
+        _("The Prowise Account service cannot be reached right now. Try again in a minute."),
+        headers={"Retry-After": "60"},
+    )
 
 
 def safe_next(path: str | None) -> str:
@@ -76,8 +90,9 @@ class AuthController(Controller):
     ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
+        force_login = request.cookies.get(REAUTH_COOKIE) == "1"
         try:
-            start = await oidc.start(f"{settings.base_url}/auth/callback")
+            start = await oidc.start(f"{settings.base_url}/auth/callback", force_login=force_login)
             await sessions.save_pending_login(
                 start.state,
                 {
@@ -88,14 +103,7 @@ class AuthController(Controller):
             )
         except Exception as exc:
             logger.warning("sign-in could not start: %s", type(exc).__name__)
-            return error_page(
-                request,
-                503,
-                _("Sign-in is unavailable"),
-                _(
-                    "The Prowise Account service cannot be reached right now. Try again in a minute."
-                ),
-            )
+            return provider_unreachable_page(request)
         # The state also goes into a cookie, so only the browser that started can finish.
         return Redirect(
             start.url,
@@ -134,11 +142,14 @@ class AuthController(Controller):
                 code_verifier=pending["code_verifier"],
             )
             user = user_from_claims(claims, settings)
+        except ProviderUnreachable:
+            logger.warning("sign-in could not finish: the provider cannot be reached")
+            return provider_unreachable_page(request)
         except (SignInError, KeyError) as exc:
             await record(
                 "signin",
                 at=now,
-                actor="anonymous",
+                actor=ANONYMOUS,
                 outcome="refused",
                 client=client,
                 # The error parameter is anyone's text: store only the standard codes.
@@ -164,8 +175,9 @@ class AuthController(Controller):
                 _cookie(
                     settings, sessions.cookie_name, session_id, settings.session_absolute_seconds
                 ),
-                # Cleared with the attributes it was set with, or browsers keep it.
+                # Cleared with the attributes they were set with, or browsers keep them.
                 _cookie(settings, LOGIN_STATE_COOKIE, "", 0, "/auth"),
+                _cookie(settings, REAUTH_COOKIE, "", 0, "/auth"),
             ],
         )
 
@@ -176,20 +188,20 @@ class AuthController(Controller):
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
-        target = "/"
+        target = None
         if session is not None:
             try:
                 await sessions.sign_out(session.id)
             except StoreUnavailable:
                 # Redis would bring the session back: say so rather than pretend.
                 return sign_out_unfinished(request)
-            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/") or "/"
-        return Redirect(
-            target,
-            status_code=303,
-            # A __Host- cookie is only cleared by a Set-Cookie that is Secure, like the original.
-            cookies=[_cookie(settings, sessions.cookie_name, "", 0)],
-        )
+            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
+        # A __Host- cookie is only cleared by a Set-Cookie that is Secure, like the original.
+        cookies = [_cookie(settings, sessions.cookie_name, "", 0)]
+        if target is None:
+            # The provider's own session may live on: make the next sign-in ask for a password.
+            cookies.append(_cookie(settings, REAUTH_COOKIE, "1", REAUTH_SECONDS, "/auth"))
+        return Redirect(target or "/", status_code=303, cookies=cookies)
 
 
 def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
