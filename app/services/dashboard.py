@@ -70,6 +70,7 @@ class OwnedSecret:
     max_views: int
     opened_at: datetime | None
     opened_by: str | None
+    file_size: int | None = None  # shown as "file, 2.3 MB"; the name is encrypted
 
     def state(self, now: datetime) -> SecretState:
         # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
@@ -102,6 +103,7 @@ _OWNED_COLUMNS = (
     Secret.max_views,
     Secret.opened_at,
     Secret.opened_by,
+    Secret.file_size,
 )
 
 
@@ -117,6 +119,7 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         max_views=row["max_views"],
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
+        file_size=row["file_size"],
     )
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from app import crypto
+from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
 from app.db.tables import Secret, SecretState
-from app.services import audit
+from app.services import audit, files
 from app.services.audit import ClientInfo
 
 EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
@@ -58,15 +58,35 @@ class SecretSummary:
     opened_at: datetime | None
     opened_by: str | None
     is_guest_submission: bool
+    file_size: int | None = None
+    file_viewer: str | None = None
+    file_until: datetime | None = None
 
     def is_waiting(self, now: datetime) -> bool:
         return self.state is SecretState.WAITING and self.expires_at > now
 
+    def may_download(self, viewer: User, now: datetime) -> bool:
+        """Inside the window after the view that released the file, for that viewer only."""
+        return (
+            self.file_viewer == viewer.label
+            and self.file_until is not None
+            and self.file_until > now
+        )
+
+
+@dataclass(frozen=True)
+class RevealedFile:
+    meta: filecrypto.FileMeta
+    prefix: bytes
+    file_key: bytes
+    ticket: str  # fetches the sealed chunks in the download window; only its hash is stored
+
 
 @dataclass(frozen=True)
 class RevealedSecret:
-    content: str
+    content: str | None
     views_left: int
+    file: RevealedFile | None = None
 
 
 _SUMMARY_COLUMNS = (
@@ -82,6 +102,9 @@ _SUMMARY_COLUMNS = (
     Secret.opened_at,
     Secret.opened_by,
     Secret.invitation_id,
+    Secret.file_size,
+    Secret.file_viewer,
+    Secret.file_until,
 )
 
 
@@ -98,6 +121,9 @@ def _summary(row: dict[str, Any]) -> SecretSummary:
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
         is_guest_submission=row["invitation_id"] is not None,
+        file_size=row["file_size"],
+        file_viewer=row["file_viewer"],
+        file_until=row["file_until"],
     )
 
 
@@ -110,19 +136,25 @@ async def create_secret(
     max_views: int,
     now: datetime,
     client: ClientInfo,
+    link_key: bytes | None = None,
+    file: files.SpooledFile | None = None,
 ) -> CreatedSecret:
+    """A text, a file (sealed already, under keys derived from `link_key`), or both."""
     check_may_address(creator, recipient)
     secret_id = crypto.new_id()
-    key = crypto.new_key()
-    sealed = crypto.seal(content.encode(), key, secret_id.encode())
+    key = link_key or crypto.new_key()
+    sealed = crypto.seal(content.encode(), key, secret_id.encode()) if content else None
     expires_at = now + expires_in
     async with write_transaction():
         await Secret.insert(
             Secret(
                 id=secret_id,
                 state=SecretState.WAITING.value,
-                nonce=sealed.nonce,
-                ciphertext=sealed.ciphertext,
+                nonce=sealed.nonce if sealed else None,
+                ciphertext=sealed.ciphertext if sealed else None,
+                file_size=file.size if file else None,
+                file_meta=file.meta if file else None,
+                file_prefix=file.prefix if file else None,
                 creator_email=creator.email,
                 creator_role=creator.role.value,
                 recipient_email=recipient.email,
@@ -133,6 +165,8 @@ async def create_secret(
                 expires_at=expires_at,
             )
         )
+        if file is not None:
+            await files.store_chunks(secret_id, file)
         await audit.record(
             "secret.created",
             at=now,
@@ -140,19 +174,20 @@ async def create_secret(
             client=client,
             secret_id=secret_id,
             target=recipient.label,
+            reason=f"file:{file.size}" if file else "",
         )
     return CreatedSecret(secret_id, crypto.encode_key(key), expires_at, max_views)
 
 
 async def find_secret(secret_id: str) -> SecretSummary | None:
     """One query, no side effect: what the link page needs to show (never the content)."""
-    if not _plausible_id(secret_id):
+    if not plausible_id(secret_id):
         return None
     row = await Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
     return _summary(row) if row else None
 
 
-def _plausible_id(secret_id: str) -> bool:
+def plausible_id(secret_id: str) -> bool:
     return 0 < len(secret_id) <= 32 and all(c.isalnum() or c in "-_" for c in secret_id)
 
 
@@ -170,7 +205,7 @@ async def reveal_secret(
     The key comes from the link (`key_text`); a guest's secret has no link, and its key is
     unwrapped with the server's master keys instead (`key_text=None`).
     """
-    if not _plausible_id(secret_id):
+    if not plausible_id(secret_id):
         raise SecretUnavailable
     guest_submission = key_text is None
     refusal: str | None = None
@@ -185,6 +220,9 @@ async def reveal_secret(
                 Secret.recipient_group,
                 Secret.views_left,
                 Secret.invitation_id,
+                Secret.file_size,
+                Secret.file_meta,
+                Secret.file_prefix,
             ).where(
                 (Secret.id == secret_id)
                 & (Secret.state == SecretState.WAITING.value)
@@ -197,7 +235,7 @@ async def reveal_secret(
                 )
             )
             row = await (query.lock_rows() if locking else query).first()
-            if row is None or row["ciphertext"] is None:
+            if row is None or (row["ciphertext"] is None and row["file_meta"] is None):
                 raise SecretUnavailable
             target = row["recipient_email"] or row["recipient_group"] or ""
             if not may_open(
@@ -206,12 +244,12 @@ async def reveal_secret(
                 refusal = "wrong_person"
                 raise NotForYou
             try:
-                plaintext = _open(row, secret_id, key_text, master_keys)
+                plaintext, file = _open(row, secret_id, key_text, master_keys)
             except WrongKey:
                 refusal = "wrong_key"
                 raise
             views_left = row["views_left"] - 1
-            await _count_view(secret_id, views_left, viewer, now)
+            await _count_view(secret_id, views_left, viewer, now, file)
             await audit.record(
                 "secret.revealed",
                 at=now,
@@ -240,14 +278,37 @@ async def reveal_secret(
         )
         raise
     return RevealedSecret(
-        content=plaintext.decode("utf-8", errors="replace"), views_left=views_left
+        content=None if plaintext is None else plaintext.decode("utf-8", errors="replace"),
+        views_left=views_left,
+        file=file,
     )
 
 
 def _open(
     row: dict[str, Any], secret_id: str, key_text: str | None, master_keys: Sequence[bytes]
+) -> tuple[bytes | None, RevealedFile | None]:
+    key = _key(row, secret_id, key_text, master_keys)
+    text = None
+    if row["ciphertext"] is not None:
+        sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
+        try:
+            text = crypto.open_sealed(sealed, key, secret_id.encode())
+        except crypto.DecryptionError:
+            raise WrongKey from None
+    file = None
+    if row["file_meta"] is not None:
+        keys = crypto.derive_keys(key)
+        try:
+            meta = filecrypto.open_meta(keys.content_key, row["file_meta"])
+        except filecrypto.StreamError:
+            raise WrongKey from None
+        file = RevealedFile(meta, row["file_prefix"], keys.file_key, crypto.new_id())
+    return text, file
+
+
+def _key(
+    row: dict[str, Any], secret_id: str, key_text: str | None, master_keys: Sequence[bytes]
 ) -> bytes:
-    sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
     if key_text is None:
         try:
             key = crypto.unwrap_key(row["wrapped_key"], master_keys, secret_id.encode())
@@ -259,33 +320,42 @@ def _open(
         if link_key is None:
             raise WrongKey
         key = link_key
-    try:
-        return crypto.open_sealed(sealed, key, secret_id.encode())
-    except crypto.DecryptionError:
-        raise WrongKey from None
+    return key
 
 
-async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:
+async def _count_view(
+    secret_id: str, views_left: int, viewer: User, now: datetime, file: RevealedFile | None
+) -> None:
     values: dict[Any, Any] = {
         Secret.views_left: views_left,
         Secret.opened_at: now,
         Secret.opened_by: viewer.label,
     }
+    if file is not None:
+        # This viewer, and only this one, may fetch the file for a short while; the chunks go
+        # when the download completes or the window closes (sweeper), whichever comes first.
+        values |= {
+            Secret.file_viewer: viewer.label,
+            Secret.file_ticket_hash: crypto.hash_token(file.ticket),
+            Secret.file_until: now + files.DOWNLOAD_WINDOW,
+        }
     if views_left == 0:
         # The last view deletes the content; a tombstone remains for the creator and the audit.
+        # A file's chunks (and a guest's wrapped key, which opens them) last to the window's end.
         values |= {
             Secret.state: SecretState.OPENED.value,
             Secret.ciphertext: None,
             Secret.nonce: None,
-            Secret.wrapped_key: None,
             Secret.closed_at: now,
         }
+        if file is None:
+            values[Secret.wrapped_key] = None
     await Secret.update(values).where(Secret.id == secret_id)
 
 
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
-    if not _plausible_id(secret_id) or user.email is None:
+    if not plausible_id(secret_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
@@ -296,6 +366,7 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
                     Secret.nonce: None,
                     Secret.wrapped_key: None,
                     Secret.closed_at: now,
+                    **files.CLOSED_FILE,
                 }
             )
             .where(
@@ -306,6 +377,7 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
             .returning(Secret.id)
         )
         if revoked:
+            await files.delete_chunks([secret_id])
             await audit.record(
                 "secret.revoked", at=now, actor=user.label, client=client, secret_id=secret_id
             )

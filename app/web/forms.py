@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from app.auth.identity import User
 from app.auth.rules import Recipient
@@ -16,6 +17,7 @@ from app.i18n import _
 from app.services import invitations
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
 from app.settings import Settings
+from app.web.upload import ReceivedForm
 
 EMAIL_PATTERN = re.compile(
     # No control characters (NUL included: PostgreSQL text refuses it) in the local part.
@@ -53,13 +55,34 @@ def normalise_email(raw: str) -> str | None:
     return email
 
 
-def parse_content(form: Mapping[str, object], settings: Settings, result: FormResult) -> str:
+class FileStatus(StrEnum):
+    NONE = "none"
+    ATTACHED = "attached"
+    EMPTY = "empty"
+
+
+def file_status(received: ReceivedForm) -> FileStatus:
+    if received.file is not None:
+        return FileStatus.ATTACHED
+    return FileStatus.EMPTY if received.file_empty else FileStatus.NONE
+
+
+def parse_content(
+    form: Mapping[str, object],
+    settings: Settings,
+    result: FormResult,
+    file: FileStatus = FileStatus.NONE,
+) -> str:
     raw = form.get("content")
     content = raw if isinstance(raw, str) else ""
     # Keep what was typed (bounded) so the re-shown form loses nothing.
     result.values["content"] = content[: settings.max_secret_chars * 2]
-    if not content.strip():
-        result.errors["content"] = _("Type the secret you want to share.")
+    if file is FileStatus.EMPTY:
+        result.errors["file"] = _("The file is empty. Choose a file that has something in it.")
+    if not content.strip() and file is FileStatus.ATTACHED:
+        content = ""  # a file alone is a secret too
+    elif not content.strip() and file is FileStatus.NONE:
+        result.errors["content"] = _("Type the secret you want to share, or choose a file.")
     elif len(content) > settings.max_secret_chars:
         result.errors["content"] = _(
             "The secret is too long: at most %(limit)s characters (you typed %(count)s).",
@@ -82,10 +105,10 @@ def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
 
 
 def parse_secret_form(
-    form: Mapping[str, object], user: User, settings: Settings
+    form: Mapping[str, object], user: User, settings: Settings, file: FileStatus = FileStatus.NONE
 ) -> tuple[FormResult, SecretForm | None]:
     result = FormResult(values={})
-    content = parse_content(form, settings, result)
+    content = parse_content(form, settings, result, file)
     expires_in = parse_expiry(form, result)
 
     raw_views = _text(form, "max_views", 20).strip() or "1"
@@ -116,6 +139,9 @@ def parse_secret_form(
             recipient = Recipient(group=group)
 
     if not result.ok:
+        if file is FileStatus.ATTACHED:
+            # A refused form keeps what was typed, but a file input cannot be filled again.
+            result.errors["file"] = _("Choose the file again: it was not kept.")
         return result, None
     return result, SecretForm(content, recipient, expires_in, max_views)
 

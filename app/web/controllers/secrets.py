@@ -5,19 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from app import crypto
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
-from app.services import dashboard, secrets
+from app.services import dashboard, downloads, secrets
 from app.services.audit import ClientInfo, record
 from app.settings import Settings
-from app.web.forms import extract_key, parse_secret_form
+from app.web.downloads import file_attachment, sealed_stream
+from app.web.forms import extract_key, file_status, parse_secret_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
+from app.web.upload import (
+    MAX_FIELDS_BYTES,
+    FormRefused,
+    ReceivedForm,
+    read_secret_form,
+    upload_refused_page,
+)
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -36,11 +45,11 @@ def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Templat
 
 
 class SecretController(Controller):
-    @post("/secrets", status_code=200)
+    # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
+    @post("/secrets", status_code=200, request_max_body_size=None, opt={"exclude_from_csrf": True})
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: Form,
         user: User | None,
         settings: Settings,
         now: datetime,
@@ -48,6 +57,32 @@ class SecretController(Controller):
     ) -> Template | Redirect:
         if user is None:
             return sign_in_required(request, "/")
+        link_key = crypto.new_key()
+        try:
+            received = await read_secret_form(
+                request,
+                max_fields_bytes=MAX_FIELDS_BYTES,
+                max_file_bytes=settings.max_file_bytes,
+                keys=crypto.derive_keys(link_key),
+            )
+        except FormRefused as refused:
+            return upload_refused_page(request, refused.refusal, settings)
+        try:
+            return await self._create(request, received, link_key, user, settings, now, client)
+        finally:
+            received.close()
+
+    async def _create(
+        self,
+        request: Request[Any, Any, Any],
+        received: ReceivedForm,
+        link_key: bytes,
+        user: User,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template | Redirect:
+        data = received.fields
         forged = data.get("recipient_email") if not user.is_staff else data.get("recipient_group")
         if forged or user.email is None:
             # The form never offers this: a customer addressing an email is a forged request.
@@ -66,7 +101,7 @@ class SecretController(Controller):
                 _("Not allowed"),
                 _("You can only share with the recipients this form offers."),
             )
-        result, form = parse_secret_form(data, user, settings)
+        result, form = parse_secret_form(data, user, settings, file_status(received))
         if form is None:
             return render(
                 request,
@@ -84,6 +119,8 @@ class SecretController(Controller):
                 max_views=form.max_views,
                 now=now,
                 client=client,
+                link_key=link_key,
+                file=received.file,
             )
         except NotAllowed:
             return error_page(
@@ -97,6 +134,7 @@ class SecretController(Controller):
             key=created.key,
             created=created,
             recipient=form.recipient,
+            file_size=received.file.size if received.file else None,
         )
 
     @get("/s/{secret_id:str}")
@@ -126,6 +164,9 @@ class SecretController(Controller):
             user, summary.recipient.email, summary.recipient.group
         ):
             return render(request, "secret.html", secret=summary, key_error=None, now=now)
+        if summary.file_size is not None and summary.may_download(user, now):
+            # A broken download may be fetched again by its viewer, for a short while.
+            return render(request, "download_again.html", secret=summary)
         if is_creator:
             return render(request, "secret_status.html", secret=summary)
         if summary.is_waiting(now):
@@ -151,7 +192,7 @@ class SecretController(Controller):
         user: User | None,
         now: datetime,
         client: ClientInfo,
-    ) -> Template:
+    ) -> Template | Response[Any]:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
         raw_key = data.get("key")
@@ -179,7 +220,48 @@ class SecretController(Controller):
                     "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
                 ),
             )
-        return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
+        if revealed.file is not None and revealed.content is None and not is_htmx(request):
+            # JavaScript off and only a file: the reveal answers with the file itself.
+            download = await downloads.open_download(
+                secret_id=secret_id, viewer=user, now=now, key_text=key_text or ""
+            )
+            return file_attachment(download)
+        return render(
+            request,
+            "revealed.html",
+            "fragments/revealed.html",
+            revealed=revealed,
+            secret_id=secret_id,
+            key=key_text,
+            download_action=f"/s/{secret_id}/file",
+        )
+
+    @post("/s/{secret_id:str}/file", status_code=200)
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        data: Form,
+        user: User | None,
+        now: datetime,
+    ) -> Response[Any]:
+        """The file again, inside the window after its view: sealed for the browser to open
+        (with the reveal's ticket), or opened here with the link's key (JavaScript off)."""
+        if user is None:
+            return sign_in_required(request, f"/s/{secret_id}")
+        ticket, raw_key = data.get("ticket"), data.get("key")
+        sealed = data.get("sealed") == "1"
+        try:
+            download = await downloads.open_download(
+                secret_id=secret_id,
+                viewer=user,
+                now=now,
+                ticket=ticket if isinstance(ticket, str) and ticket else None,
+                key_text=None if sealed or not isinstance(raw_key, str) else extract_key(raw_key),
+            )
+        except secrets.SecretUnavailable:
+            return unavailable_page(request)
+        return sealed_stream(download) if sealed else file_attachment(download)
 
     @post("/s/{secret_id:str}/revoke", status_code=200)
     async def revoke(
