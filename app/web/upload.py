@@ -44,6 +44,7 @@ class Refusal(StrEnum):
     CSRF = "csrf"
     UNREADABLE = "unreadable"
     TOO_LARGE = "too_large"
+    FILE_TOO_LARGE = "file_too_large"
     CUT_OFF = "cut_off"
     UNSUPPORTED = "unsupported"
 
@@ -275,7 +276,7 @@ async def read_secret_form(
     except files.UploadTooLarge:
         reader.close()
         await _drain(request, DRAIN_FACTOR * max_file_bytes)
-        raise FormRefused(Refusal.TOO_LARGE) from None
+        raise FormRefused(Refusal.FILE_TOO_LARGE) from None
     except BaseException:
         reader.close()
         raise
@@ -292,6 +293,13 @@ def upload_refused_page(
             _("This request was refused. Reload the page and try again."),
         )
     if refusal is Refusal.TOO_LARGE:
+        return error_page(
+            request,
+            413,
+            _("Too much data"),
+            _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
+        )
+    if refusal is Refusal.FILE_TOO_LARGE:
         return error_page(
             request,
             413,
