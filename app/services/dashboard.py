@@ -71,6 +71,8 @@ class OwnedSecret:
     opened_at: datetime | None
     opened_by: str | None
     file_size: int | None = None  # shown as "file, 2.3 MB"; the name is encrypted
+    has_passphrase: bool = False  # that it has one; the passphrase itself is never stored
+    encrypted_in_browser: bool = False
 
     def state(self, now: datetime) -> SecretState:
         # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
@@ -104,6 +106,8 @@ _OWNED_COLUMNS = (
     Secret.opened_at,
     Secret.opened_by,
     Secret.file_size,
+    Secret.kdf_salt,
+    Secret.encrypted_by,
 )
 
 
@@ -120,6 +124,8 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
         file_size=row["file_size"],
+        has_passphrase=row["kdf_salt"] is not None,
+        encrypted_in_browser=row["encrypted_by"] == "browser",
     )
 
 

@@ -8,16 +8,23 @@ replayed request gets nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.db.engine import write_transaction
 from app.db.tables import Secret, SecretChunk, SecretState
 from app.services import files
-from app.services.secrets import SecretUnavailable, plausible_id
+from app.services.secrets import (
+    ByLinkKey,
+    ByMasterKeys,
+    RevealedFile,
+    SecretUnavailable,
+    plausible_id,
+)
 
 
 @dataclass(frozen=True)
@@ -38,18 +45,37 @@ class Download:
         return files.plain_chunks(self.secret_id, self.size, self.file_key, self.prefix)
 
 
+def from_reveal(secret_id: str, file: RevealedFile) -> Download:
+    """Straight after the reveal that opened it (JavaScript off): no second look-up."""
+    return Download(
+        secret_id,
+        file.size,
+        file.prefix,
+        crypto.hash_token(file.ticket),
+        file.meta,
+        file.file_key,
+    )
+
+
+async def kdf_salt(secret_id: str) -> bytes | None:
+    if not plausible_id(secret_id):
+        return None
+    row = await Secret.select(Secret.kdf_salt).where(Secret.id == secret_id).first()
+    return row["kdf_salt"] if row else None
+
+
 async def open_download(
     *,
     secret_id: str,
     viewer: User,
     now: datetime,
     ticket: str | None = None,
-    key_text: str | None = None,
-    master_keys: Sequence[bytes] = (),
+    opener: ByLinkKey | ByMasterKeys | None = None,
 ) -> Download:
-    """With a ticket (from the reveal) or the link's key; a guest's file opens with the ticket
-    alone, its key being wrapped on the server. Anything else looks unavailable."""
-    if not plausible_id(secret_id):
+    """With the reveal's ticket (the sealed chunks, for the browser), or with the key (the
+    server opens them: the pasted link, or a guest's wrapped key). Changes nothing; anything
+    wrong looks unavailable."""
+    if not plausible_id(secret_id) or (ticket is None and opener is None):
         raise SecretUnavailable
     row = (
         await Secret.select(
@@ -60,7 +86,6 @@ async def open_download(
             Secret.file_ticket_hash,
             Secret.file_until,
             Secret.wrapped_key,
-            Secret.invitation_id,
         )
         .where(Secret.id == secret_id)
         .first()
@@ -77,39 +102,36 @@ async def open_download(
         raise SecretUnavailable
     if ticket is not None and not crypto.tokens_match(ticket, row["file_ticket_hash"]):
         raise SecretUnavailable
-    key: bytes | None = None
-    if key_text is not None:
-        key = crypto.decode_key(key_text)
-    elif row["invitation_id"] is not None and row["wrapped_key"] is not None:
-        try:
-            key = crypto.unwrap_key(row["wrapped_key"], master_keys, secret_id.encode())
-        except crypto.DecryptionError:
-            raise SecretUnavailable from None
-    if ticket is None and key_text is None:
-        raise SecretUnavailable
     download = Download(secret_id, row["file_size"], row["file_prefix"], row["file_ticket_hash"])
-    if key is not None:
-        keys = crypto.derive_keys(key)
+    if opener is not None:
+        keys = _keys(row, secret_id, opener)
         try:
             meta = filecrypto.open_meta(keys.content_key, row["file_meta"])
         except filecrypto.StreamError:
             raise SecretUnavailable from None
-        download = Download(
-            secret_id,
-            row["file_size"],
-            row["file_prefix"],
-            row["file_ticket_hash"],
-            meta,
-            keys.file_key,
-        )
-    elif key_text is not None:
-        raise SecretUnavailable
+        download = replace(download, meta=meta, file_key=keys.file_key)
     first = await SecretChunk.exists().where(
         (SecretChunk.secret_id == secret_id) & (SecretChunk.idx == 0)
     )
     if not first:
         raise SecretUnavailable
     return download
+
+
+def _keys(
+    row: dict[str, Any], secret_id: str, opener: ByLinkKey | ByMasterKeys
+) -> crypto.DerivedKeys:
+    if isinstance(opener, ByMasterKeys):
+        if row["wrapped_key"] is None:
+            raise SecretUnavailable
+        try:
+            link_key = crypto.unwrap_key(row["wrapped_key"], opener.master_keys, secret_id.encode())
+        except crypto.DecryptionError:
+            raise SecretUnavailable from None
+        return crypto.derive_keys(link_key)
+    if opener.key is None:
+        raise SecretUnavailable
+    return crypto.derive_keys(opener.key, opener.stretched_passphrase)
 
 
 async def finish_download(download: Download) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from hmac import compare_digest
@@ -38,6 +39,9 @@ MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_
 # Past the limit the body is read on (and dropped) up to this factor, so a browser gets to
 # see the 413 page instead of a reset connection; beyond it the connection is simply cut.
 DRAIN_FACTOR = 2
+
+
+MakeKeys = Callable[[dict[str, str]], Awaitable[crypto.DerivedKeys]]
 
 
 class Refusal(StrEnum):
@@ -108,12 +112,13 @@ class _Reader:
         request: Request[Any, Any, Any],
         max_fields_bytes: int,
         max_file_bytes: int,
-        keys: crypto.DerivedKeys | None,
+        make_keys: MakeKeys,
     ) -> None:
         self.request = request
         self.max_fields_bytes = max_fields_bytes
         self.max_file_bytes = max_file_bytes
-        self.keys = keys
+        self.make_keys = make_keys
+        self.keys: crypto.DerivedKeys | None = None
         self.form = ReceivedForm()
         self.csrf_checked = False
         self.fields_bytes = 0
@@ -134,6 +139,8 @@ class _Reader:
     async def begin(self, segment: MultipartSegment) -> None:
         self.segment = segment
         self.value.clear()
+        if self.keys is not None and segment.name == "passphrase":
+            raise FormRefused(Refusal.UNREADABLE)  # too late: the file is sealed without it
         if segment.name not in (FILE_FIELD, SEALED_FIELD) or not segment.filename:
             return
         self.check_csrf()
@@ -141,7 +148,8 @@ class _Reader:
             raise FormRefused(Refusal.UNREADABLE)  # one file per secret
         if segment.name == SEALED_FIELD:
             self.sealed = files.SealedSpool(self.max_file_bytes)
-        elif self.keys is not None:
+        else:
+            self.keys = await self.make_keys(self.form.fields)
             self.plain = files.PlainSpool(self.keys.file_key, self.max_file_bytes)
             self.file_name = safe_filename(segment.filename)
             self.file_type = safe_media_type(segment.content_type)
@@ -244,10 +252,11 @@ async def read_secret_form(
     *,
     max_fields_bytes: int,
     max_file_bytes: int,
-    keys: crypto.DerivedKeys | None,
+    make_keys: MakeKeys,
 ) -> ReceivedForm:
-    """The submitted fields, and the file spooled (sealed with `keys`, or as the browser sealed
-    it). The caller closes the result. Raises FormRefused; on it nothing was kept."""
+    """The submitted fields, and the file spooled (sealed with the keys `make_keys` gives for
+    the fields that came before it, or as the browser sealed it). The caller closes the
+    result. Raises FormRefused; on it nothing was kept."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
     if media_type == "application/x-www-form-urlencoded":
         body = bytearray()
@@ -270,7 +279,7 @@ async def read_secret_form(
     boundary = options.get("boundary", "")
     if media_type != "multipart/form-data" or not boundary:
         raise FormRefused(Refusal.UNSUPPORTED)
-    reader = _Reader(request, max_fields_bytes, max_file_bytes, keys)
+    reader = _Reader(request, max_fields_bytes, max_file_bytes, make_keys)
     try:
         return await _read_multipart(request, boundary, reader)
     except files.UploadTooLarge:

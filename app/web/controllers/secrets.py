@@ -18,12 +18,13 @@ from app.services import dashboard, downloads, secrets
 from app.services.audit import ClientInfo, record
 from app.settings import Settings
 from app.web.downloads import file_attachment, sealed_stream
-from app.web.forms import extract_key, file_status, parse_secret_form
+from app.web.forms import file_status, parse_reveal_form, parse_secret_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 from app.web.upload import (
     MAX_FIELDS_BYTES,
     FormRefused,
     ReceivedForm,
+    Refusal,
     read_secret_form,
     upload_refused_page,
 )
@@ -57,18 +58,29 @@ class SecretController(Controller):
     ) -> Template | Redirect:
         if user is None:
             return sign_in_required(request, "/")
-        link_key = crypto.new_key()
+        made: list[secrets.ServerKeys] = []
+
+        async def server_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
+            # JavaScript off: the file is sealed as it arrives, under the keys the text gets too.
+            made.append(await secrets.make_server_keys(fields.get("passphrase", "")))
+            return made[0].keys
+
         try:
             received = await read_secret_form(
                 request,
                 max_fields_bytes=MAX_FIELDS_BYTES,
                 max_file_bytes=settings.max_file_bytes,
-                keys=crypto.derive_keys(link_key),
+                make_keys=server_keys,
             )
         except FormRefused as refused:
             return upload_refused_page(request, refused.refusal, settings)
         try:
-            return await self._create(request, received, link_key, user, settings, now, client)
+            if ("ciphertext" in received.fields) == bool(made) and received.file is not None:
+                # Text and file sealed under different keys (one by the browser, one here).
+                return upload_refused_page(request, Refusal.UNREADABLE, settings)
+            return await self._create(
+                request, received, made[0] if made else None, user, settings, now, client
+            )
         finally:
             received.close()
 
@@ -76,7 +88,7 @@ class SecretController(Controller):
         self,
         request: Request[Any, Any, Any],
         received: ReceivedForm,
-        link_key: bytes,
+        server_keys: secrets.ServerKeys | None,
         user: User,
         settings: Settings,
         now: datetime,
@@ -113,13 +125,14 @@ class SecretController(Controller):
         try:
             created = await secrets.create_secret(
                 content=form.content,
+                passphrase=form.passphrase,
                 recipient=form.recipient,
                 creator=user,
                 expires_in=form.expires_in,
                 max_views=form.max_views,
                 now=now,
                 client=client,
-                link_key=link_key,
+                server_keys=server_keys,
                 file=received.file,
             )
         except NotAllowed:
@@ -163,7 +176,14 @@ class SecretController(Controller):
         if summary.is_waiting(now) and may_open(
             user, summary.recipient.email, summary.recipient.group
         ):
-            return render(request, "secret.html", secret=summary, key_error=None, now=now)
+            return render(
+                request,
+                "secret.html",
+                secret=summary,
+                key_error=None,
+                passphrase_error=None,
+                now=now,
+            )
         if summary.file_size is not None and summary.may_download(user, now):
             # A broken download may be fetched again by its viewer, for a short while.
             return render(request, "download_again.html", secret=summary)
@@ -195,45 +215,44 @@ class SecretController(Controller):
     ) -> Template | Response[Any]:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
-        raw_key = data.get("key")
-        key_text = extract_key(raw_key) if isinstance(raw_key, str) else ""
+        form = parse_reveal_form(data)
+        if form.passphrase_missing:
+            # Nothing tried, nothing spent: the form asks for what is missing.
+            return await _reveal_form_again(
+                request, secret_id, now, passphrase_error=_("Type the passphrase you were given.")
+            )
+        opener: secrets.Opener
+        if form.by_proof:
+            opener = secrets.ByProof(form.proof)
+        else:
+            stretched = None
+            if form.link_key is not None and form.kdf_salt is not None and form.passphrase:
+                stretched = await secrets.stretch_passphrase(form.passphrase, form.kdf_salt)
+            opener = secrets.ByLinkKey(form.link_key, stretched)
         try:
             revealed = await secrets.reveal_secret(
-                secret_id=secret_id, key_text=key_text or "", viewer=user, now=now, client=client
+                secret_id=secret_id, opener=opener, viewer=user, now=now, client=client
             )
         except secrets.SecretUnavailable:
             return unavailable_page(request)
         except secrets.NotForYou:
             return not_for_you(request)
+        except secrets.CannotOpen:
+            return cannot_open_page(request)
         except secrets.WrongKey:
-            summary = await secrets.find_secret(secret_id)
-            if summary is None:
-                return unavailable_page(request)
-            return render(
-                request,
-                "secret.html",
-                "fragments/reveal_form.html",
-                status_code=400,
-                secret=summary,
-                now=now,
-                key_error=_(
-                    "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
-                ),
-            )
-        if revealed.file is not None and revealed.content is None and not is_htmx(request):
+            return await _reveal_form_again(request, secret_id, now, wrong_key=True)
+        file = revealed.file
+        if file is not None and file.file_key is not None and not revealed.content:
             # JavaScript off and only a file: the reveal answers with the file itself.
-            download = await downloads.open_download(
-                secret_id=secret_id, viewer=user, now=now, key_text=key_text or ""
-            )
-            return file_attachment(download)
+            return file_attachment(downloads.from_reveal(secret_id, file))
         return render(
             request,
             "revealed.html",
             "fragments/revealed.html",
             revealed=revealed,
-            secret_id=secret_id,
-            key=key_text,
             download_action=f"/s/{secret_id}/file",
+            key=data.get("key") if file is not None and file.file_key is not None else None,
+            passphrase=form.passphrase if file is not None and file.file_key is not None else "",
         )
 
     @post("/s/{secret_id:str}/file", status_code=200)
@@ -249,15 +268,23 @@ class SecretController(Controller):
         (with the reveal's ticket), or opened here with the link's key (JavaScript off)."""
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
-        ticket, raw_key = data.get("ticket"), data.get("key")
+        ticket = data.get("ticket")
         sealed = data.get("sealed") == "1"
+        opener: secrets.ByLinkKey | None = None
+        if not sealed:
+            form = parse_reveal_form(data)
+            stretched = None
+            salt = await downloads.kdf_salt(secret_id)
+            if form.link_key is not None and salt is not None and form.passphrase:
+                stretched = await secrets.stretch_passphrase(form.passphrase, salt)
+            opener = secrets.ByLinkKey(form.link_key, stretched)
         try:
             download = await downloads.open_download(
                 secret_id=secret_id,
                 viewer=user,
                 now=now,
                 ticket=ticket if isinstance(ticket, str) and ticket else None,
-                key_text=None if sealed or not isinstance(raw_key, str) else extract_key(raw_key),
+                opener=opener,
             )
         except secrets.SecretUnavailable:
             return unavailable_page(request)
@@ -284,6 +311,51 @@ class SecretController(Controller):
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
         return render(request, "secret_status.html", "fragments/secret_state.html", secret=summary)
+
+
+async def _reveal_form_again(
+    request: Request[Any, Any, Any],
+    secret_id: str,
+    now: datetime,
+    *,
+    wrong_key: bool = False,
+    passphrase_error: str | None = None,
+) -> Template:
+    summary = await secrets.find_secret(secret_id)
+    if summary is None:
+        return unavailable_page(request)
+    key_error = None
+    if wrong_key and summary.has_passphrase:
+        key_error = _(
+            "This key or passphrase does not open the secret. Check the passphrase, and copy the whole link, including the part after #, or paste the key you were sent."
+        )
+    elif wrong_key:
+        key_error = _(
+            "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
+        )
+    return render(
+        request,
+        "secret.html",
+        "fragments/reveal_form.html",
+        status_code=400,
+        secret=summary,
+        now=now,
+        key_error=key_error,
+        passphrase_error=passphrase_error,
+    )
+
+
+def cannot_open_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        422,
+        _("This secret cannot be opened"),
+        _(
+            "Its stored encrypted data is damaged or in a format this version of Safe Share "
+            "does not know. It was not counted as opened. Ask the person who sent it to share "
+            "it again."
+        ),
+    )
 
 
 def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
