@@ -48,11 +48,22 @@ def rules_from_settings(settings: Settings) -> tuple[Rule, ...]:
         "per_target": settings.rate_reveal_per_secret,
         "per_user": settings.rate_reveal_per_client,
         "per_client": settings.rate_reveal_per_client,
-        "target_per_person": True,
     }
     return (
-        Rule("reveal", "POST", re.compile(r"^/s/([^/]+)/reveal/?$"), **reveal),
-        Rule("received-reveal", "POST", re.compile(r"^/received/([^/]+)/reveal/?$"), **reveal),
+        Rule(
+            "reveal",
+            "POST",
+            re.compile(r"^/s/([^/]+)/reveal/?$"),
+            **reveal,
+            target_per_person=True,
+        ),
+        Rule(
+            "received-reveal",
+            "POST",
+            re.compile(r"^/received/([^/]+)/reveal/?$"),
+            **reveal,
+            target_per_person=True,
+        ),
         Rule(
             "guest",
             "POST",
