@@ -4,7 +4,9 @@ downloaded whole under its own name, once, by its recipient only."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from pathlib import Path
 
 import asyncpg
@@ -12,7 +14,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import NewPerson
-from tests.browser.harness import Person, Setup, Shots, Site, secret_id, views_left
+from tests.browser.harness import DESKTOP, Person, Setup, Shots, Site, secret_id, views_left
 
 pytestmark = pytest.mark.browser
 
@@ -23,6 +25,9 @@ STRANGER = "mallory@example.com"
 NAME = "Contract Müller 2026.pdf"
 # A 2 MB PDF-like file: a header, random (incompressible) bytes, a trailer.
 PDF = b"%PDF-1.7\n" + os.urandom(2_000_000) + b"\n%%EOF\n"
+LINK = re.compile(r"/s/[A-Za-z0-9_-]+#[A-Za-z0-9_-]{43}$")
+VECTORS = Path(__file__).parents[1] / "vectors" / "stream_v2.json"
+DESKTOP_ONLY = pytest.mark.parametrize("setup", [DESKTOP], indirect=True, ids=["desktop"])
 
 
 async def share_file(
@@ -43,14 +48,8 @@ async def share_file(
     await person.press(page.get_by_role("button", name="Create secret link"))
     link_field = page.get_by_label("Link to send")
     await expect(link_field).to_be_visible(timeout=60_000)
-    await expect(link_field).to_have_value(secret_link_pattern())
+    await expect(link_field).to_have_value(LINK)
     return await link_field.input_value()
-
-
-def secret_link_pattern() -> object:
-    import re
-
-    return re.compile(r"/s/[A-Za-z0-9_-]+#[A-Za-z0-9_-]{43}$")
 
 
 async def download_file(person: Person, page: Page, link: str) -> tuple[bytes, str]:
@@ -123,6 +122,7 @@ async def test_staff_shares_a_file_with_a_customer_who_downloads_it_once(
     assert NAME not in logged
 
 
+@DESKTOP_ONLY
 async def test_customer_sends_a_file_to_a_staff_group(new_person: NewPerson) -> None:
     bob = await new_person(CUSTOMER, signed_in=True)
     page = await bob.home()
@@ -134,6 +134,7 @@ async def test_customer_sends_a_file_to_a_staff_group(new_person: NewPerson) -> 
     assert name == NAME
 
 
+@DESKTOP_ONLY
 async def test_browser_refuses_a_file_over_the_limit_before_uploading(
     new_person: NewPerson,
 ) -> None:
@@ -152,3 +153,50 @@ async def test_browser_refuses_a_file_over_the_limit_before_uploading(
     await alice.press(page.get_by_role("button", name="Create secret link"))
     await expect(page.get_by_text("This file is too large")).to_be_visible()
     assert not [r for r in requests if r.startswith("POST")]
+
+
+@DESKTOP_ONLY
+async def test_browser_seals_and_opens_the_shared_stream_vectors(new_person: NewPerson) -> None:
+    alice = await new_person(STAFF)
+    page = await alice.home()
+    vectors = json.loads(VECTORS.read_text("utf-8"))
+    got = await page.evaluate(
+        """async (v) => {
+          const C = window.SafeShareCrypto, F = window.SafeShareFiles, b = C.b64uDecode, e = C.b64uEncode;
+          const key = b(v.file_key), prefix = b(v.prefix);
+          const readerOf = (bytes) => { let at = 0; return { read: async () => {
+            if (at >= bytes.length) return { done: true };
+            const piece = bytes.slice(at, at + 7777); at += 7777; return { done: false, value: piece }; } }; };
+          const hex = async (bytes) => Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (x) => x.toString(16).padStart(2, "0")).join("");
+          const out = { nonce: e(F.chunkNonce(prefix, v.nonce_example.index, v.nonce_example.last)), streams: [] };
+          let last = null;
+          for (const s of v.streams) {
+            const data = new Uint8Array(s.size);
+            for (let i = 0; i < s.size; i++) data[i] = i % 251;
+            const sealed = new Uint8Array(await (await F.sealFile(new Blob([data]), key, prefix)).arrayBuffer());
+            const opened = new Uint8Array(await new Blob(await F.openStream(readerOf(sealed), key, prefix)).arrayBuffer());
+            out.streams.push({ sealed_size: sealed.length, sealed_sha256: await hex(sealed), sealed: sealed.length <= 256 ? e(sealed) : null,
+                               opened_sha256: await hex(opened), plain_sha256: await hex(data) });
+            last = sealed;
+          }
+          const S = 65536 + 16, fails = (bytes) => F.openStream(readerOf(bytes), key, prefix).then(() => false, () => true);
+          const cat = (...parts) => { const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let at = 0; for (const p of parts) { all.set(p, at); at += p.length; } return all; };
+          const c = [last.slice(0, S), last.slice(S, 2 * S), last.slice(2 * S)];
+          out.tampered = [await fails(cat(c[0], c[2])), await fails(cat(c[1], c[0], c[2])),
+                          await fails(cat(c[0], c[0], c[1], c[2])), await fails(cat(c[0], c[1])), await fails(last.slice(0, -1))];
+          const m = v.meta;
+          out.meta = e(await F.sealMeta(b(v.content_key), { name: m.name, type: m.type, size: m.size }, b(m.nonce)));
+          out.meta_name = (await F.openMeta(b(v.content_key), b(m.sealed))).name;
+          return out;
+        }""",
+        vectors,
+    )
+    assert got["nonce"] == vectors["nonce_example"]["nonce"]
+    for case, result in zip(vectors["streams"], got["streams"], strict=True):
+        assert result["sealed_size"] == case["sealed_size"], case["name"]
+        assert result["sealed_sha256"] == case["sealed_sha256"], case["name"]
+        assert result["sealed"] == case.get("sealed"), case["name"]
+        assert result["opened_sha256"] == result["plain_sha256"], case["name"]
+    assert got["tampered"] == [True] * 5  # dropped, swapped, duplicated, truncated, cut
+    assert got["meta"] == vectors["meta"]["sealed"]
+    assert got["meta_name"] == vectors["meta"]["name"]
