@@ -117,7 +117,9 @@
     if (!form.hasAttribute || !form.hasAttribute("data-max-file-bytes")) return;
     var input = fileInput(form), file = input && input.files && input.files[0];
     if (tooLarge(form)) { event.preventDefault(); event.stopPropagation(); input.focus(); return; }
-    if (!file || form.getAttribute("data-busy")) { if (file) { event.preventDefault(); event.stopPropagation(); } return; }
+    // Other forms with a file (a guest's) go as they are: the server seals it as it arrives.
+    if (!file || form.getAttribute("data-encrypt") !== "create") return;
+    if (form.getAttribute("data-busy")) { event.preventDefault(); event.stopPropagation(); return; }
     event.preventDefault();
     event.stopPropagation();
     form.setAttribute("data-busy", "1");
@@ -170,6 +172,11 @@
     xhr.onerror = xhr.onabort = function () { form.removeAttribute("data-busy"); if (progress) progress.hidden = true; };
     xhr.send(body);
   }
+
+  doc.addEventListener("htmx:xhr:progress", function (event) {
+    var bar = event.detail.elt.querySelector && event.detail.elt.querySelector(".upload-progress");
+    if (bar && event.detail.lengthComputable) show(bar, event.detail.loaded / event.detail.total);
+  });
 
   // The reveal's key and passphrase, taken before the request goes: the file opens with them.
   var opened = null;

@@ -429,3 +429,88 @@ async def test_text_secret_creation_still_takes_a_plain_form(
     row = await Secret.select(Secret.file_size).first()
     assert row == {"file_size": None}
     assert await SecretChunk.count() == 0
+
+
+async def test_guest_sends_a_file_that_only_the_inviter_downloads_once(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    from tests.test_invitations import invite, received_secret_id
+
+    await sign_in(client, issuer, STAFF)
+    token = await invite(client)
+    guest = new_client()
+    await prime_csrf(guest)
+    sent = await guest.post(
+        f"/i/{token}",
+        data={"content": "the invoice, as promised"},
+        files={"file": ("Invoice 42.pdf", PDF, "application/pdf")},
+        headers=csrf_headers(guest),
+    )
+    assert sent.status_code == 200, sent.text
+    secret_id = await received_secret_id(client)
+    row = await Secret.select(Secret.wrapped_key, Secret.file_size).where(Secret.id == secret_id)
+    assert row[0]["wrapped_key"]
+    assert row[0]["file_size"] == len(PDF)
+
+    other = new_client()
+    await sign_in(other, issuer, "eve@prowise.com")
+    await prime_csrf(other)
+    refused = await other.post(
+        f"/received/{secret_id}/reveal", data={}, headers=csrf_headers(other)
+    )
+    assert refused.status_code == 403
+    assert await chunk_count(secret_id) > 0
+
+    revealed = await client.post(
+        f"/received/{secret_id}/reveal", data={}, headers=csrf_headers(client)
+    )
+    assert revealed.status_code == 200
+    assert "the invoice, as promised" in revealed.text
+    ticket = TICKET.search(revealed.text)
+    assert ticket
+    stolen = await other.post(
+        f"/received/{secret_id}/file", data={"ticket": ticket.group(1)}, headers=csrf_headers(other)
+    )
+    assert stolen.status_code == 404
+    download = await client.post(
+        f"/received/{secret_id}/file",
+        data={"ticket": ticket.group(1)},
+        headers=csrf_headers(client),
+    )
+    assert download.status_code == 200
+    assert download.content == PDF
+    assert attachment_name(download) == "Invoice 42.pdf"
+    assert await chunk_count(secret_id) == 0
+    replay = await client.post(
+        f"/received/{secret_id}/file",
+        data={"ticket": ticket.group(1)},
+        headers=csrf_headers(client),
+    )
+    assert replay.status_code == 404
+    row = await Secret.select(Secret.wrapped_key).where(Secret.id == secret_id)
+    assert row == [{"wrapped_key": None}]
+
+
+async def test_guest_file_alone_downloads_straight_from_the_reveal_without_javascript(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    from tests.test_invitations import invite, received_secret_id
+
+    await sign_in(client, issuer, STAFF)
+    token = await invite(client)
+    guest = new_client()
+    await prime_csrf(guest)
+    sent = await guest.post(
+        f"/i/{token}",
+        data={"content": ""},
+        files={"file": ("scan.pdf", PDF, "application/pdf")},
+        headers=csrf_headers(guest),
+    )
+    assert sent.status_code == 200, sent.text
+    secret_id = await received_secret_id(client)
+    download = await client.post(
+        f"/received/{secret_id}/reveal", data={}, headers=csrf_headers(client)
+    )
+    assert download.status_code == 200
+    assert download.content == PDF
+    assert await chunk_count(secret_id) == 0

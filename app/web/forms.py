@@ -290,8 +290,10 @@ def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, Invit
 
 
 def parse_guest_form(
-    form: Mapping[str, object], settings: Settings
+    form: Mapping[str, object], settings: Settings, file: FileStatus = FileStatus.NONE
 ) -> tuple[FormResult, str | None]:
     result = FormResult(values={})
-    content = parse_content(form, settings, result)
+    content = parse_content(form, settings, result, file)
+    if not result.ok and file is FileStatus.ATTACHED:
+        result.errors["file"] = _("Choose the file again: it was not kept.")
     return result, (content if result.ok else None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from tests.browser.conftest import NewPerson
 from tests.browser.harness import DESKTOP, Person, Setup, Shots, Site, secret_id, views_left
@@ -39,7 +39,7 @@ async def share_file(
     data: bytes = PDF,
 ) -> str:
     await page.get_by_label("File (optional)").set_input_files(
-        files=[{"name": NAME, "mimeType": "application/pdf", "buffer": data}]
+        files=[FilePayload(name=NAME, mimeType="application/pdf", buffer=data)]
     )
     if recipient_email is not None:
         await page.get_by_label("Recipient's email address").fill(recipient_email)
@@ -146,7 +146,7 @@ async def test_browser_refuses_a_file_over_the_limit_before_uploading(
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.method + " " + request.url))
     await page.get_by_label("File (optional)").set_input_files(
-        files=[{"name": "big.bin", "mimeType": "application/octet-stream", "buffer": b"x" * 1001}]
+        files=[FilePayload(name="big.bin", mimeType="application/octet-stream", buffer=b"x" * 1001)]
     )
     await expect(page.get_by_text("This file is too large")).to_be_visible()
     await page.get_by_label("Recipient's email address").fill(CUSTOMER)
