@@ -200,3 +200,37 @@ async def test_browser_seals_and_opens_the_shared_stream_vectors(new_person: New
     assert got["tampered"] == [True] * 5  # dropped, swapped, duplicated, truncated, cut
     assert got["meta"] == vectors["meta"]["sealed"]
     assert got["meta_name"] == vectors["meta"]["name"]
+
+
+async def test_guest_sends_a_file_that_the_inviter_downloads(
+    setup: Setup, new_person: NewPerson
+) -> None:
+    label = f"Auditor {os.urandom(3).hex()}"  # the site is shared by set-ups
+    alice = await new_person(STAFF, signed_in=True)
+    page = await alice.open(alice.site.base_url + "/invitations")
+    await page.get_by_label("Who is it for? (optional)").fill(label)
+    await alice.press(page.get_by_role("button", name="Create invitation link"))
+    link_field = page.get_by_role("textbox", name="Invitation link")
+    await expect(link_field).to_be_visible()
+    invitation = await link_field.input_value()
+
+    guest = await new_person("guest@nowhere.example")
+    guest_page = await guest.open(invitation)
+    await guest_page.get_by_label("Secret", exact=True).fill("the signed contract")
+    await guest_page.get_by_label("File (optional)").set_input_files(
+        files=[FilePayload(name=NAME, mimeType="application/pdf", buffer=PDF)]
+    )
+    await guest.press(guest_page.get_by_role("button", name="Send secret"))
+    await expect(guest_page.get_by_role("heading", name="Your secret was sent")).to_be_visible(
+        timeout=60_000
+    )
+
+    page = await alice.open(alice.site.base_url + "/invitations")
+    received = page.locator("#received").get_by_role("listitem").filter(has_text=label)
+    await alice.press(received.get_by_role("button", name="Reveal secret"))
+    await expect(page.locator("pre.secret")).to_have_text("the signed contract")
+    async with page.expect_download() as info:
+        await alice.press(page.get_by_role("button", name="Download the file"))
+    download = await info.value
+    assert Path(await download.path()).read_bytes() == PDF
+    assert download.suggested_filename == NAME
