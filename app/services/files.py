@@ -23,7 +23,7 @@ from app.filecrypto import SEALED_CHUNK_BYTES, FileMeta
 # After the view that released a file, its recipient may fetch it (again) this long: a broken
 # download can be retried by the same signed-in person, nobody else, and never after.
 DOWNLOAD_WINDOW = timedelta(minutes=5)
-BATCH_CHUNKS = 16  # chunks per INSERT or SELECT: about 1 MiB per statement
+BATCH_CHUNKS = 2  # chunks per INSERT or SELECT: 128 KiB per statement keeps memory flat
 # What a closed secret no longer needs once its chunks are gone (the size stays, for the
 # creator's dashboard: "file, 2.3 MB").
 CLOSED_FILE: dict[Any, Any] = {
