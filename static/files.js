@@ -166,8 +166,8 @@
         next.querySelector("[name=content]").value = content;
         if (next.querySelector("[name=passphrase]")) next.querySelector("[name=passphrase]").value = passphrase;
       }
-      var focus = next.querySelector("[data-focus-on-swap]") || next;
-      if (focus.focus) focus.focus();
+      // As after an htmx swap: app.js shows the copy buttons, moves focus and announces.
+      next.dispatchEvent(new CustomEvent("htmx:afterSwap", { bubbles: true, detail: { target: next } }));
     };
     xhr.onerror = xhr.onabort = function () { form.removeAttribute("data-busy"); if (progress) progress.hidden = true; };
     xhr.send(body);

@@ -514,3 +514,87 @@ async def test_guest_file_alone_downloads_straight_from_the_reveal_without_javas
     assert download.status_code == 200
     assert download.content == PDF
     assert await chunk_count(secret_id) == 0
+
+
+async def test_file_with_a_passphrase_opens_only_with_it_and_downloads_again_with_it(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    customer = await people(client, new_client, issuer)
+    await prime_csrf(client)
+    created = await client.post(
+        "/secrets",
+        data={"content": "see attached", "passphrase": "paard café", "recipient_email": CUSTOMER},
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+        headers=csrf_headers(client),
+    )
+    assert created.status_code == 200
+    match = LINK.search(created.text)
+    assert match
+    secret_id, key = match.group(1), match.group(2)
+    salt = (await Secret.select(Secret.kdf_salt).where(Secret.id == secret_id))[0]["kdf_salt"]
+    salt_text = crypto.b64u_encode(salt)
+    wrong = await customer.post(
+        f"/s/{secret_id}/reveal",
+        data={"key": key, "passphrase": "pferd", "kdf_salt": salt_text},
+        headers=csrf_headers(customer),
+    )
+    assert wrong.status_code == 400
+    revealed = await customer.post(
+        f"/s/{secret_id}/reveal",
+        data={"key": key, "passphrase": "paard café", "kdf_salt": salt_text},
+        headers=csrf_headers(customer),
+    )
+    assert revealed.status_code == 200
+    assert "see attached" in revealed.text
+    page = await customer.get(f"/s/{secret_id}")
+    assert 'name="passphrase"' in page.text  # the download-again form asks for it
+    without = await customer.post(
+        f"/s/{secret_id}/file", data={"key": key}, headers=csrf_headers(customer)
+    )
+    assert without.status_code == 404
+    again = await customer.post(
+        f"/s/{secret_id}/file",
+        data={"key": key, "passphrase": "paard café"},
+        headers=csrf_headers(customer),
+    )
+    assert again.status_code == 200
+    assert again.content == PDF
+
+
+async def test_a_file_with_views_left_stays_until_its_last_view(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    customer = await people(client, new_client, issuer)
+    secret_id, key = await share_file(client, max_views="2")
+    first = await reveal(customer, secret_id, key)
+    assert first.status_code == 200
+    assert first.content == PDF
+    assert await chunk_count(secret_id) > 0  # one view left: the file stays
+    second = await reveal(customer, secret_id, key)
+    assert second.status_code == 200
+    assert second.content == PDF
+    assert await chunk_count(secret_id) == 0
+    third = await reveal(customer, secret_id, key)
+    assert third.status_code == 404
+
+
+async def test_text_and_browser_file_sealed_under_different_keys_are_refused(
+    client: httpx.AsyncClient, issuer: str
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    # A plaintext file beside a browser-sealed text: they could never open with one link key.
+    response = await client.post(
+        "/secrets",
+        data={
+            "format": "2",
+            "nonce": crypto.b64u_encode(os.urandom(12)),
+            "ciphertext": crypto.b64u_encode(os.urandom(40)),
+            "proof": crypto.b64u_encode(os.urandom(32)),
+            "recipient_email": CUSTOMER,
+        },
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+        headers=csrf_headers(client),
+    )
+    assert response.status_code == 400
+    assert await Secret.count() == 0

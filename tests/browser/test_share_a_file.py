@@ -37,6 +37,7 @@ async def share_file(
     recipient_email: str | None = None,
     recipient_group: str | None = None,
     data: bytes = PDF,
+    shots: Shots | None = None,
 ) -> str:
     await page.get_by_label("File (optional)").set_input_files(
         files=[FilePayload(name=NAME, mimeType="application/pdf", buffer=data)]
@@ -45,6 +46,8 @@ async def share_file(
         await page.get_by_label("Recipient's email address").fill(recipient_email)
     if recipient_group is not None:
         await page.get_by_label(recipient_group, exact=True).check()
+    if shots is not None:
+        await shots.take(page, "form")
     await person.press(page.get_by_role("button", name="Create secret link"))
     link_field = page.get_by_label("Link to send")
     await expect(link_field).to_be_visible(timeout=60_000)
@@ -87,8 +90,7 @@ async def test_staff_shares_a_file_with_a_customer_who_downloads_it_once(
 ) -> None:
     alice = await new_person(STAFF, signed_in=True)
     page = await alice.home()
-    await shots.take(page, "form")
-    link = await share_file(alice, page, recipient_email=CUSTOMER)
+    link = await share_file(alice, page, recipient_email=CUSTOMER, shots=shots)
     await expect(page.get_by_text("It includes a file: 2 MB.")).to_be_visible()
     await shots.take(page, "link-ready")
     secret = secret_id(link)
