@@ -598,3 +598,33 @@ async def test_text_and_browser_file_sealed_under_different_keys_are_refused(
     )
     assert response.status_code == 400
     assert await Secret.count() == 0
+
+
+async def test_pg_dump_never_holds_a_window_of_the_file_or_its_name(
+    make_settings: Callable[..., object], postgres_url: str, issuer: str, clock: FrozenClock
+) -> None:
+    """The whole PostgreSQL database, as a backup would take it, while the file waits."""
+    import asyncio
+    import shutil
+
+    from tests.apps import browser, serving
+
+    pg_dump = shutil.which("pg_dump")
+    assert pg_dump, "pg_dump is part of the PostgreSQL client tools the suite needs"
+    settings = make_settings(postgres_url)
+    async with serving(settings, clock) as app, browser(app) as staff:  # type: ignore[arg-type]
+        await sign_in(staff, issuer, STAFF)
+        await share_file(staff, name="Secret-Merger-Plan.pdf")
+        process = await asyncio.create_subprocess_exec(
+            pg_dump, "--data-only", postgres_url, stdout=asyncio.subprocess.PIPE
+        )
+        dump, _ = await process.communicate()
+    assert process.returncode == 0
+    assert b"secret_chunk" in dump  # the chunks are in the dump, as ciphertext
+    # COPY writes bytea as hex: look for the raw bytes and for their hex form.
+    for start in range(0, len(PDF) - 64, 997):
+        window = PDF[start : start + 64]
+        assert window not in dump
+        assert window.hex().encode() not in dump
+    assert b"Merger" not in dump
+    assert b"Merger".hex().encode() not in dump
