@@ -17,6 +17,7 @@ and >= 50 MB/s for sealing and streaming.
 
     python -m benchmarks.files
     python -m benchmarks.files --megabytes 25 --rounds 3 --json benchmarks/results/files.json
+    python -m benchmarks.files --texts-only --app-root /tmp/main   # text creation of another checkout
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import httpx
 
 from app.db.engine import create_engine, migrate, start, stop
 from app.dev_identity import run_identity_provider
-from app.filecrypto import CHUNK_BYTES
+from app.filecrypto import CHUNK_BYTES, StreamOpener, StreamSealer
 from benchmarks.soak import csrf, free_port, sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,25 @@ async def text_creates(staff: httpx.AsyncClient, count: int) -> list[float]:
     return times
 
 
+def in_process(data: bytes) -> dict[str, float]:
+    """Sealing and opening alone, one thread, no HTTP and no database: the crypto's ceiling."""
+    key = os.urandom(32)
+    began = time.perf_counter()
+    sealer = StreamSealer(key)
+    sealed = []
+    for start_at in range(0, len(data), CHUNK_BYTES):
+        sealed += sealer.feed(data[start_at : start_at + CHUNK_BYTES])
+    sealed.append(sealer.finish())
+    seal_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    opener = StreamOpener(key, sealer.prefix)
+    for piece in sealed:
+        opener.feed(piece)
+    opener.finish()
+    open_seconds = time.perf_counter() - began
+    return {"seal_mb_s": len(data) / MB / seal_seconds, "open_mb_s": len(data) / MB / open_seconds}
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="safe-share-files-bench-"))
     database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite'}"
@@ -158,7 +178,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     with run_identity_provider(port=0) as issuer:
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(args.app_root),
             "SAFE_SHARE_ENV": "development",
             "SAFE_SHARE_DATABASE_URL": database_url,
             "SAFE_SHARE_OIDC_ISSUER": issuer,
@@ -186,7 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     "warning",
                 ],
                 env=env,
-                cwd=ROOT,
+                cwd=args.app_root,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -205,6 +225,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 await sign_in(staff, issuer, "alice@prowise.com")
                 await sign_in(customer, issuer, "bob@example.com")
                 await text_creates(staff, 20)  # warm up
+                if args.texts_only:
+                    texts = await text_creates(staff, args.texts)
+                    return {"text_create_ms_median": statistics.median(texts) * 1000}
                 await one_round(staff, customer, server.pid, os.urandom(2 * MB))
                 rounds = [
                     await one_round(staff, customer, server.pid, data) for _ in range(args.rounds)
@@ -228,6 +251,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "download_rss_growth_kib_max": best("download_rss_growth_kib"),
         "text_create_ms_median": statistics.median(texts) * 1000,
         "text_create_ms_p90": sorted(texts)[int(len(texts) * 0.9)] * 1000,
+        "in_process": in_process(data),
     }
     return result
 
@@ -239,8 +263,13 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=200)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout to serve")
+    parser.add_argument("--texts-only", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(run(args))
+    if args.texts_only:
+        print(f"text secret create: {result['text_create_ms_median']:.1f} ms median")
+        return
     limit_kib = 4 * CHUNK_BYTES / 1024
     print(f"file of {args.megabytes} MB, {args.rounds} rounds, JavaScript off (server seals):")
     print(
@@ -254,6 +283,12 @@ def main() -> None:
     print(
         f"  text secret create: {result['text_create_ms_median']:.1f} ms median, "
         f"{result['text_create_ms_p90']:.1f} ms p90"
+    )
+    crypto_only = result["in_process"]
+    assert isinstance(crypto_only, dict)
+    print(
+        f"  in process, crypto alone: seal {crypto_only['seal_mb_s']:.0f} MB/s, "
+        f"open {crypto_only['open_mb_s']:.0f} MB/s"
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -628,3 +628,18 @@ async def test_pg_dump_never_holds_a_window_of_the_file_or_its_name(
         assert window.hex().encode() not in dump
     assert b"Merger" not in dump
     assert b"Merger".hex().encode() not in dump
+
+
+async def test_routes_without_files_keep_the_small_body_limit_for_multipart(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    customer = await people(client, new_client, issuer)
+    secret_id, _key = await share_file(client)
+    response = await customer.post(
+        f"/s/{secret_id}/reveal",
+        data={"key": "x"},
+        files={"file": ("big.bin", os.urandom(400_000), "application/octet-stream")},
+        headers=csrf_headers(customer),
+    )
+    assert response.status_code == 413
+    assert await chunk_count(secret_id) > 0  # nothing spent
