@@ -643,3 +643,23 @@ async def test_routes_without_files_keep_the_small_body_limit_for_multipart(
     )
     assert response.status_code == 413
     assert await chunk_count(secret_id) > 0  # nothing spent
+
+
+async def test_a_second_or_unknown_file_part_is_refused_and_nothing_stored(
+    client: httpx.AsyncClient, issuer: str
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    for extra in ("file", "attachment"):
+        response = await client.post(
+            "/secrets",
+            data={"recipient_email": CUSTOMER},
+            files=[
+                ("file", ("a.pdf", PDF[:1000], "application/pdf")),
+                (extra, ("b.pdf", PDF[:1000], "application/pdf")),
+            ],
+            headers=csrf_headers(client),
+        )
+        assert response.status_code == 400, extra
+    assert await Secret.count() == 0
+    assert await SecretChunk.count() == 0

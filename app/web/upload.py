@@ -141,8 +141,10 @@ class _Reader:
         self.value.clear()
         if self.keys is not None and segment.name == "passphrase":
             raise FormRefused(Refusal.UNREADABLE)  # too late: the file is sealed without it
-        if segment.name not in (FILE_FIELD, SEALED_FIELD) or not segment.filename:
+        if not segment.filename:
             return
+        if segment.name not in (FILE_FIELD, SEALED_FIELD):
+            raise FormRefused(Refusal.UNREADABLE)  # no form of ours sends any other file
         self.check_csrf()
         if self.plain is not None or self.sealed is not None:
             raise FormRefused(Refusal.UNREADABLE)  # one file per secret
@@ -167,7 +169,6 @@ class _Reader:
             if self.fields_bytes > self.max_fields_bytes:
                 raise FormRefused(Refusal.TOO_LARGE)
             self.value += chunk
-        # Any other file part is dropped unread.
 
     def end(self) -> None:
         segment = self.segment
