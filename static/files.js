@@ -117,8 +117,11 @@
     if (!form.hasAttribute || !form.hasAttribute("data-max-file-bytes")) return;
     var input = fileInput(form), file = input && input.files && input.files[0];
     if (tooLarge(form)) { event.preventDefault(); event.stopPropagation(); input.focus(); return; }
+    var create = form.getAttribute("data-encrypt") === "create";
+    // Text alone goes through htmx and app.js as a plain form: multipart is for files only.
+    if (!file && create) form.removeAttribute("enctype");
     // Other forms with a file (a guest's) go as they are: the server seals it as it arrives.
-    if (!file || form.getAttribute("data-encrypt") !== "create") return;
+    if (!file || !create) return;
     if (form.getAttribute("data-busy")) { event.preventDefault(); event.stopPropagation(); return; }
     event.preventDefault();
     event.stopPropagation();

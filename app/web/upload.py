@@ -259,7 +259,8 @@ async def read_secret_form(
     the fields that came before it, or as the browser sealed it). The caller closes the
     result. Raises FormRefused; on it nothing was kept."""
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
-    if media_type == "application/x-www-form-urlencoded":
+    # No content type at all: a form without fields (as clients send an empty one).
+    if media_type in ("application/x-www-form-urlencoded", ""):
         body = bytearray()
         try:
             async for chunk in request.stream():
