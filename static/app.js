@@ -133,10 +133,13 @@
     Object.keys(pending.params).forEach(function (name) { params[name] = pending.params[name]; });
   });
 
-  document.addEventListener("htmx:afterRequest", function (event) {
+  // Whatever the outcome (an error, a halted request), the next submit starts afresh.
+  function settle(event) {
     var state = pending;
     if (state && event.detail.elt === state.form) setTimeout(function () { if (pending === state) pending = null; }, 0);
-  });
+  }
+  document.addEventListener("htmx:afterRequest", settle);
+  document.addEventListener("htmx:validation:halted", settle);
 
   function afterEncryptedSwap(state) {
     if (state.kind === "create") {
