@@ -17,6 +17,7 @@ from babel import Locale
 from babel.dates import format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from app.settings import PROJECT_ROOT
@@ -141,3 +142,15 @@ def format_duration(delta: timedelta) -> str:
 
 def group_display_name(names: Mapping[str, str]) -> str:
     return names.get(current_language.get()) or names.get(DEFAULT_LANGUAGE) or ""
+
+
+def format_size(size: int) -> str:
+    """Bytes in decimal units, as people read them: "2.3 MB" (with the language's decimals)."""
+    units = ("B", "kB", "MB", "GB")
+    value = float(size)
+    unit = 0
+    while value >= 1000 and unit < len(units) - 1:
+        value /= 1000
+        unit += 1
+    pattern = "#,##0" if unit == 0 else "#,##0.#"
+    return f"{format_decimal(value, pattern, locale=current_language.get())} {units[unit]}"

@@ -68,6 +68,7 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     audit_retention_days: int = 365
     max_secret_chars: int = 10_000
+    max_file_bytes: int = 25_000_000
     sweep_interval_seconds: int = 60
     # The longest silence while a request body is still expected (then 408).
     body_timeout_seconds: int = 30
@@ -329,6 +330,7 @@ def load_settings(
         session_idle_seconds=_int(env, "SESSION_IDLE_SECONDS", 30 * 60, 60, 86400),
         session_absolute_seconds=_int(env, "SESSION_ABSOLUTE_SECONDS", 12 * 3600, 300, 30 * 86400),
         audit_retention_days=_int(env, "AUDIT_RETENTION_DAYS", 365, 1, 3650),
+        max_file_bytes=_int(env, "MAX_FILE_BYTES", 25_000_000, 1, 2**31),
         sweep_interval_seconds=_int(env, "SWEEP_INTERVAL_SECONDS", 60, 1, 3600),
         body_timeout_seconds=_int(env, "BODY_TIMEOUT_SECONDS", 30, 1, 600),
         trusted_proxies=_trusted_proxies(get),

@@ -32,7 +32,7 @@ async def test_an_export_that_starts_is_recorded_once_with_one_charset(
     answer = await auditor.get("/audit.csv", params={"actor": AUDITOR})
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "text/csv; charset=utf-8"
-    assert answer.text.startswith("at,actor,action")
+    assert answer.text.startswith("at,actor,actor_kind,action")
     exported = await AuditEvent.select(AuditEvent.actor, AuditEvent.target).where(
         AuditEvent.action == "audit.exported"
     )

@@ -27,7 +27,7 @@ async def bytes_on_the_wire(client: httpx.AsyncClient, path: str) -> tuple[int, 
 async def test_first_visit_of_the_home_page_is_under_40_kb(client: httpx.AsyncClient) -> None:
     home = await client.get("/")
     assets = ASSET.findall(home.text)
-    assert len(assets) == 4  # app.css, htmx, crypto.js, app.js: nothing else to fetch
+    assert len(assets) == 5  # app.css, htmx, crypto.js, files.js, app.js: nothing else to fetch
     sizes: dict[str, tuple[int, str]] = {}
     # HTML is not compressed on purpose: pages carry secrets and CSRF tokens (BREACH).
     html_size, html_encoding = await bytes_on_the_wire(client, "/")
@@ -42,3 +42,17 @@ async def test_first_visit_of_the_home_page_is_under_40_kb(client: httpx.AsyncCl
         print(f"page weight: {path:45} {size:6d} bytes ({encoding})")
     print(f"page weight: {'total':45} {total:6d} bytes (budget {BUDGET_BYTES})")
     assert total < BUDGET_BYTES
+
+
+async def test_first_party_scripts_stay_under_15_kb_compressed(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    scripts = [path for path in ASSET.findall(home.text) if path.endswith(".js")]
+    first_party = [path for path in scripts if "htmx" not in path]
+    assert len(first_party) == 3  # crypto.js, files.js, app.js
+    total = 0
+    for path in first_party:
+        size, encoding = await bytes_on_the_wire(client, path)
+        assert encoding == "gzip", path
+        total += size
+    print(f"first-party JavaScript: {total} bytes compressed")
+    assert total <= 15 * 1024

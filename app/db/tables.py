@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from piccolo.columns import (
+    BigInt,
     BigSerial,
     Bytea,
     Integer,
@@ -59,6 +60,24 @@ class Secret(Table, tablename="secret"):
     opened_at = Timestamptz(null=True, default=None)
     opened_by = Varchar(length=320, null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
+    # A file, when the secret has one: its plaintext size (shown before reveal), its sealed
+    # name and type, and its chunks' nonce prefix; the chunks live in secret_chunk.
+    file_size = BigInt(null=True, default=None)
+    file_meta = Bytea(null=True, default=None)
+    file_prefix = Bytea(null=True, default=None)
+    # After the view that released the file: who may (re)fetch the chunks, with which ticket
+    # (its hash), until when. Broken downloads can be retried in this window, nothing more.
+    file_viewer = Varchar(length=320, null=True, default=None)
+    file_ticket_hash = Varchar(length=64, null=True, default=None)
+    file_until = Timestamptz(null=True, default=None, index=True)
+
+
+class SecretChunk(Table, tablename="secret_chunk"):
+    # Sealed bytes only (docs/FORMAT.md, "Files (stream)"); deleted with the secret's content.
+    id = BigSerial(primary_key=True)
+    secret_id = Varchar(length=32, index=True)
+    idx = Integer()
+    data = Bytea()
 
 
 class Invitation(Table, tablename="invitation"):
@@ -92,4 +111,4 @@ class AuditEvent(Table, tablename="audit_event"):
     user_agent = Varchar(length=120, default="")  # truncated
 
 
-TABLES: tuple[type[Table], ...] = (Secret, Invitation, AuditEvent)
+TABLES: tuple[type[Table], ...] = (Secret, SecretChunk, Invitation, AuditEvent)

@@ -70,6 +70,7 @@ class OwnedSecret:
     max_views: int
     opened_at: datetime | None
     opened_by: str | None
+    file_size: int | None = None  # shown as "file, 2.3 MB"; the name is encrypted
     has_passphrase: bool = False  # that it has one; the passphrase itself is never stored
     encrypted_in_browser: bool = False
 
@@ -104,6 +105,7 @@ _OWNED_COLUMNS = (
     Secret.max_views,
     Secret.opened_at,
     Secret.opened_by,
+    Secret.file_size,
     Secret.kdf_salt,
     Secret.encrypted_by,
 )
@@ -121,6 +123,7 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         max_views=row["max_views"],
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
+        file_size=row["file_size"],
         has_passphrase=row["kdf_salt"] is not None,
         encrypted_in_browser=row["encrypted_by"] == "browser",
     )

@@ -19,7 +19,7 @@ from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_invite
 from app.db.engine import write_transaction
 from app.db.tables import GUEST_ROLE, Invitation, InvitationState, Secret, SecretState
-from app.services import audit
+from app.services import audit, files
 from app.services.audit import ClientInfo
 from app.services.secrets import ByMasterKeys, RevealedSecret, reveal_secret
 
@@ -153,14 +153,22 @@ async def record_opened(invitation: OpenInvitation, now: datetime, client: Clien
 
 
 async def submit_guest_secret(
-    *, token: str, content: str, now: datetime, master_keys: Sequence[bytes], client: ClientInfo
+    *,
+    token: str,
+    content: str,
+    now: datetime,
+    master_keys: Sequence[bytes],
+    client: ClientInfo,
+    link_key: bytes | None = None,
+    file: files.SpooledFile | None = None,
 ) -> OpenInvitation:
-    """Store the guest's one secret; raises InvitationUnavailable unless this call used it up."""
+    """Store the guest's one secret (text, a file sealed under `link_key`'s keys, or both);
+    raises InvitationUnavailable unless this call used the invitation up."""
     if not plausible_token(token):
         raise InvitationUnavailable
     secret_id = crypto.new_id()
     # Format 2 like every new secret; no link carries K, so the master key wraps it.
-    key = crypto.new_key()
+    key = link_key or crypto.new_key()
     sealed = crypto.seal_text(content.encode(), crypto.derive_keys(key).content_key)
     wrapped = crypto.wrap_key(key, master_keys, secret_id.encode())
     async with write_transaction():
@@ -193,6 +201,9 @@ async def submit_guest_secret(
                 ciphertext=sealed.ciphertext,
                 wrapped_key=wrapped,
                 format_version=crypto.FORMAT_V2,
+                file_size=file.size if file else None,
+                file_meta=file.meta if file else None,
+                file_prefix=file.prefix if file else None,
                 creator_email=GUEST_CREATOR,
                 creator_role=GUEST_ROLE,
                 recipient_email=inviter,
@@ -204,6 +215,8 @@ async def submit_guest_secret(
                 expires_at=now + GUEST_SECRET_LIFETIME,
             )
         )
+        if file is not None:
+            await files.store_chunks(secret_id, file)
         await audit.record(
             "invitation.used",
             at=now,
@@ -212,6 +225,7 @@ async def submit_guest_secret(
             invitation_id=invitation_id,
             secret_id=secret_id,
             target=inviter,
+            reason=f"file:{file.size}" if file else "",
         )
     return OpenInvitation(invitation_id, inviter, now + GUEST_SECRET_LIFETIME)
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from app import crypto
+from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
 from app.db.tables import GUEST_ROLE, Secret, SecretState
-from app.services import audit
+from app.services import audit, files
 from app.services.audit import ClientInfo
 
 EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
@@ -110,6 +110,9 @@ class SecretSummary:
     format_version: int
     kdf_salt: bytes | None
     encrypted_by: EncryptedBy
+    file_size: int | None = None
+    file_viewer: str | None = None
+    file_until: datetime | None = None
 
     @property
     def has_passphrase(self) -> bool:
@@ -128,6 +131,24 @@ class SecretSummary:
             return SecretState.EXPIRED
         return self.state
 
+    def may_download(self, viewer: User, now: datetime) -> bool:
+        """Inside the window after the view that released the file, for that viewer only."""
+        return (
+            self.file_viewer == viewer.label
+            and self.file_until is not None
+            and self.file_until > now
+        )
+
+
+@dataclass(frozen=True)
+class RevealedFile:
+    size: int
+    prefix: bytes
+    sealed_meta: bytes  # the browser opens it with the content key (JS path)
+    ticket: str  # fetches the chunks inside the download window; only its hash is stored
+    meta: filecrypto.FileMeta | None = None  # opened here (no-JS path and guests)
+    file_key: bytes | None = None
+
 
 @dataclass(frozen=True)
 class RevealedSecret:
@@ -135,6 +156,7 @@ class RevealedSecret:
     views_left: int
     sealed: crypto.Sealed | None = None
     encrypted_by: EncryptedBy = EncryptedBy.SERVER
+    file: RevealedFile | None = None
 
     @property
     def nonce_text(self) -> str:
@@ -161,6 +183,9 @@ _SUMMARY_COLUMNS = (
     Secret.format_version,
     Secret.kdf_salt,
     Secret.encrypted_by,
+    Secret.file_size,
+    Secret.file_viewer,
+    Secret.file_until,
 )
 
 
@@ -180,6 +205,9 @@ def _summary(row: dict[str, Any]) -> SecretSummary:
         format_version=row["format_version"],
         kdf_salt=row["kdf_salt"],
         encrypted_by=EncryptedBy(row["encrypted_by"]),
+        file_size=row["file_size"],
+        file_viewer=row["file_viewer"],
+        file_until=row["file_until"],
     )
 
 
@@ -188,14 +216,29 @@ async def stretch_passphrase(passphrase: str, salt: bytes) -> bytes:
     return await asyncio.to_thread(crypto.stretch_passphrase, passphrase, salt)
 
 
-async def seal_on_server(content: str, passphrase: str) -> tuple[bytes, SealedSecret]:
-    """The no-JS path does the browser's steps: K, (P), derive, seal. Returns K and the result."""
+@dataclass(frozen=True)
+class ServerKeys:
+    """The no-JS path's K, salt and derived keys: made before an upload is sealed with them."""
+
+    link_key: bytes
+    kdf_salt: bytes | None
+    keys: crypto.DerivedKeys
+
+
+async def make_server_keys(passphrase: str) -> ServerKeys:
     link_key = crypto.new_key()
     salt = crypto.new_salt() if passphrase else None
     stretched = await stretch_passphrase(passphrase, salt) if salt else None
-    keys = crypto.derive_keys(link_key, stretched)
-    sealed = crypto.seal_text(content.encode(), keys.content_key)
-    return link_key, SealedSecret(sealed, keys.proof, salt)
+    return ServerKeys(link_key, salt, crypto.derive_keys(link_key, stretched))
+
+
+async def seal_on_server(
+    content: str, passphrase: str, server_keys: ServerKeys | None = None
+) -> tuple[bytes, SealedSecret]:
+    """The no-JS path does the browser's steps: K, (P), derive, seal. Returns K and the result."""
+    server = server_keys or await make_server_keys(passphrase)
+    sealed = crypto.seal_text(content.encode(), server.keys.content_key)
+    return server.link_key, SealedSecret(sealed, server.keys.proof, server.kdf_salt)
 
 
 async def create_secret(
@@ -208,15 +251,18 @@ async def create_secret(
     max_views: int,
     now: datetime,
     client: ClientInfo,
+    server_keys: ServerKeys | None = None,
+    file: files.SpooledFile | None = None,
 ) -> CreatedSecret:
-    """`content` is the plaintext (no JS: sealed here) or what the browser sealed (JS)."""
+    """`content` is the plaintext (no JS: sealed here) or what the browser sealed (JS); a file
+    comes sealed already (under `server_keys`, or by the browser), its text may be empty."""
     check_may_address(creator, recipient)
     secret_id = crypto.new_id()
     link_key: bytes | None = None
     if isinstance(content, SealedSecret):
         sealed, encrypted_by = content, EncryptedBy.BROWSER
     else:
-        link_key, sealed = await seal_on_server(content, passphrase)
+        link_key, sealed = await seal_on_server(content, passphrase, server_keys)
         encrypted_by = EncryptedBy.SERVER
     expires_at = now + expires_in
     async with write_transaction():
@@ -230,6 +276,9 @@ async def create_secret(
                 proof_hash=crypto.hash_proof(sealed.proof),
                 kdf_salt=sealed.kdf_salt,
                 encrypted_by=encrypted_by.value,
+                file_size=file.size if file else None,
+                file_meta=file.meta if file else None,
+                file_prefix=file.prefix if file else None,
                 creator_email=creator.email,
                 creator_role=creator.role.value,
                 recipient_email=recipient.email,
@@ -240,6 +289,8 @@ async def create_secret(
                 expires_at=expires_at,
             )
         )
+        if file is not None:
+            await files.store_chunks(secret_id, file)
         await audit.record(
             "secret.created",
             at=now,
@@ -247,6 +298,7 @@ async def create_secret(
             client=client,
             secret_id=secret_id,
             target=recipient.label,
+            reason=f"file:{file.size}" if file else "",
         )
     return CreatedSecret(
         id=secret_id,
@@ -260,13 +312,13 @@ async def create_secret(
 
 async def find_secret(secret_id: str) -> SecretSummary | None:
     """One query, no side effect: what the link page needs to show (never the content)."""
-    if not _plausible_id(secret_id):
+    if not plausible_id(secret_id):
         return None
     row = await Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
     return _summary(row) if row else None
 
 
-def _plausible_id(secret_id: str) -> bool:
+def plausible_id(secret_id: str) -> bool:
     return 0 < len(secret_id) <= 32 and all(c.isalnum() or c in "-_" for c in secret_id)
 
 
@@ -283,7 +335,7 @@ async def reveal_secret(
     Link secrets open with the browser's proof (JS) or the pasted key (no JS); a guest's
     secret has no link, and its key is unwrapped with the server's master keys instead.
     """
-    if not _plausible_id(secret_id):
+    if not plausible_id(secret_id):
         raise SecretUnavailable
     guest_submission = isinstance(opener, ByMasterKeys)
     refusal: str | None = None
@@ -301,6 +353,9 @@ async def reveal_secret(
                 Secret.recipient_group,
                 Secret.views_left,
                 Secret.invitation_id,
+                Secret.file_size,
+                Secret.file_meta,
+                Secret.file_prefix,
             ).where(
                 (Secret.id == secret_id)
                 & (Secret.state == SecretState.WAITING.value)
@@ -330,8 +385,9 @@ async def reveal_secret(
             except CannotOpen:
                 refusal = "cannot_open"
                 raise
+            file = _reveal_file(row, secret_id, opener)
             views_left = row["views_left"] - 1
-            await _count_view(secret_id, views_left, viewer, now)
+            await _count_view(secret_id, views_left, viewer, now, file)
             await audit.record(
                 "secret.revealed",
                 at=now,
@@ -361,12 +417,35 @@ async def reveal_secret(
         raise
     encrypted_by = EncryptedBy(row["encrypted_by"])
     if isinstance(opened, crypto.Sealed):
-        return RevealedSecret(None, views_left, sealed=opened, encrypted_by=encrypted_by)
+        return RevealedSecret(None, views_left, sealed=opened, encrypted_by=encrypted_by, file=file)
     return RevealedSecret(
         content=opened.decode("utf-8", errors="replace"),
         views_left=views_left,
         encrypted_by=encrypted_by,
+        file=file,
     )
+
+
+def _reveal_file(row: dict[str, Any], secret_id: str, opener: Opener) -> RevealedFile | None:
+    """The file's part of a reveal (its key was checked with the text's): a download ticket,
+    and, where the server holds the key (no JS, guests), the opened name and the file key."""
+    if row["file_meta"] is None:
+        return None
+    file = RevealedFile(row["file_size"], row["file_prefix"], row["file_meta"], crypto.new_id())
+    if isinstance(opener, ByProof):
+        return file
+    if isinstance(opener, ByMasterKeys):
+        link_key = crypto.unwrap_key(row["wrapped_key"], opener.master_keys, secret_id.encode())
+        keys = crypto.derive_keys(link_key)
+    elif opener.key is not None:
+        keys = crypto.derive_keys(opener.key, opener.stretched_passphrase)
+    else:
+        raise WrongKey
+    try:
+        meta = filecrypto.open_meta(keys.content_key, row["file_meta"])
+    except filecrypto.StreamError:
+        raise CannotOpen from None
+    return replace(file, meta=meta, file_key=keys.file_key)
 
 
 def _open(row: dict[str, Any], secret_id: str, opener: Opener) -> bytes | crypto.Sealed:
@@ -422,27 +501,39 @@ def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
         raise CannotOpen from None
 
 
-async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:
+async def _count_view(
+    secret_id: str, views_left: int, viewer: User, now: datetime, file: RevealedFile | None
+) -> None:
     values: dict[Any, Any] = {
         Secret.views_left: views_left,
         Secret.opened_at: now,
         Secret.opened_by: viewer.label,
     }
+    if file is not None:
+        # This viewer, and only this one, may fetch the file for a short while; the chunks go
+        # when the download completes or the window closes (sweeper), whichever comes first.
+        values |= {
+            Secret.file_viewer: viewer.label,
+            Secret.file_ticket_hash: crypto.hash_token(file.ticket),
+            Secret.file_until: now + files.DOWNLOAD_WINDOW,
+        }
     if views_left == 0:
         # The last view deletes the content; a tombstone remains for the creator and the audit.
+        # A file's chunks (and a guest's wrapped key, which opens them) last to the window's end.
         values |= {
             Secret.state: SecretState.OPENED.value,
             Secret.ciphertext: None,
             Secret.nonce: None,
-            Secret.wrapped_key: None,
             Secret.closed_at: now,
         }
+        if file is None:
+            values[Secret.wrapped_key] = None
     await Secret.update(values).where(Secret.id == secret_id)
 
 
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
-    if not _plausible_id(secret_id) or user.email is None:
+    if not plausible_id(secret_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
@@ -453,6 +544,7 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
                     Secret.nonce: None,
                     Secret.wrapped_key: None,
                     Secret.closed_at: now,
+                    **files.CLOSED_FILE,
                 }
             )
             .where(
@@ -466,6 +558,7 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
             .returning(Secret.id)
         )
         if revoked:
+            await files.delete_chunks([secret_id])
             await audit.record(
                 "secret.revoked", at=now, actor=user.label, client=client, secret_id=secret_id
             )

@@ -71,6 +71,8 @@ def configure_templates(env: Environment, static_files: StaticFiles, settings: S
         static_url=static_files.url,
         format_time=i18n.format_time,
         format_relative=i18n.format_relative,
+        format_size=i18n.format_size,
+        b64u=crypto.b64u_encode,
         language_name=i18n.language_name,
         group_name=lambda key: i18n.group_display_name(settings.groups.get(key, {"en": key})),
         settings=settings,

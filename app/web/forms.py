@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from app import crypto
 from app.auth.identity import User
@@ -17,6 +18,7 @@ from app.i18n import _
 from app.services import invitations
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS, SealedSecret
 from app.settings import Settings
+from app.web.upload import ReceivedForm
 
 MAX_PASSPHRASE_CHARS = 200
 
@@ -57,13 +59,38 @@ def normalise_email(raw: str) -> str | None:
     return email
 
 
-def parse_content(form: Mapping[str, object], settings: Settings, result: FormResult) -> str:
+class FileStatus(StrEnum):
+    NONE = "none"
+    ATTACHED = "attached"
+    EMPTY = "empty"
+
+
+def file_status(received: ReceivedForm) -> FileStatus:
+    if received.file is not None:
+        return FileStatus.ATTACHED
+    return FileStatus.EMPTY if received.file_empty else FileStatus.NONE
+
+
+def _check_file(file: FileStatus, result: FormResult) -> None:
+    if file is FileStatus.EMPTY:
+        result.errors["file"] = _("The file is empty. Choose a file that has something in it.")
+
+
+def parse_content(
+    form: Mapping[str, object],
+    settings: Settings,
+    result: FormResult,
+    file: FileStatus = FileStatus.NONE,
+) -> str:
     raw = form.get("content")
     content = raw if isinstance(raw, str) else ""
     # Keep what was typed (bounded) so the re-shown form loses nothing.
     result.values["content"] = content[: settings.max_secret_chars * 2]
-    if not content.strip():
-        result.errors["content"] = _("Type the secret you want to share.")
+    _check_file(file, result)
+    if not content.strip() and file is FileStatus.ATTACHED:
+        content = ""  # a file alone is a secret too
+    elif not content.strip() and file is FileStatus.NONE:
+        result.errors["content"] = _("Type the secret you want to share, or choose a file.")
     elif len(content) > settings.max_secret_chars:
         result.errors["content"] = _(
             "The secret is too long: at most %(limit)s characters (you typed %(count)s).",
@@ -93,7 +120,10 @@ def _b64u_field(form: Mapping[str, object], name: str, limit: int) -> bytes | No
 
 
 def parse_browser_sealed(
-    form: Mapping[str, object], settings: Settings, result: FormResult
+    form: Mapping[str, object],
+    settings: Settings,
+    result: FormResult,
+    file: FileStatus = FileStatus.NONE,
 ) -> SealedSecret | None:
     """The JS path's fields: ciphertext, nonce, format, proof, optional kdf_salt; no plaintext."""
     # Safe Share counts characters; UTF-8 takes at most 4 bytes for one, plus GCM's tag.
@@ -130,8 +160,9 @@ def parse_browser_sealed(
             "Reload the page and try again."
         )
         return None
-    if len(ciphertext) == crypto.GCM_TAG_BYTES:
-        result.errors["content"] = _("Type the secret you want to share.")
+    _check_file(file, result)
+    if len(ciphertext) == crypto.GCM_TAG_BYTES and file is FileStatus.NONE:
+        result.errors["content"] = _("Type the secret you want to share, or choose a file.")
         return None
     return SealedSecret(crypto.Sealed(nonce, ciphertext), proof, salt)
 
@@ -149,16 +180,16 @@ def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
 
 
 def parse_secret_form(
-    form: Mapping[str, object], user: User, settings: Settings
+    form: Mapping[str, object], user: User, settings: Settings, file: FileStatus = FileStatus.NONE
 ) -> tuple[FormResult, SecretForm | None]:
     result = FormResult(values={})
     content: str | SealedSecret | None
     passphrase = ""
     if "ciphertext" in form:
         # Encrypted in the browser: the server never sees the text, K or the passphrase.
-        content = parse_browser_sealed(form, settings, result)
+        content = parse_browser_sealed(form, settings, result, file)
     else:
-        content = parse_content(form, settings, result)
+        content = parse_content(form, settings, result, file)
         passphrase = parse_passphrase(form, result)
     expires_in = parse_expiry(form, result)
 
@@ -190,6 +221,9 @@ def parse_secret_form(
             recipient = Recipient(group=group)
 
     if not result.ok or content is None:
+        if file is FileStatus.ATTACHED:
+            # A refused form keeps what was typed, but a file input cannot be filled again.
+            result.errors["file"] = _("Choose the file again: it was not kept.")
         return result, None
     return result, SecretForm(content, recipient, expires_in, max_views, passphrase)
 
@@ -256,8 +290,10 @@ def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, Invit
 
 
 def parse_guest_form(
-    form: Mapping[str, object], settings: Settings
+    form: Mapping[str, object], settings: Settings, file: FileStatus = FileStatus.NONE
 ) -> tuple[FormResult, str | None]:
     result = FormResult(values={})
-    content = parse_content(form, settings, result)
+    content = parse_content(form, settings, result, file)
+    if not result.ok and file is FileStatus.ATTACHED:
+        result.errors["file"] = _("Choose the file again: it was not kept.")
     return result, (content if result.ok else None)

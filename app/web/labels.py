@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.db.tables import SecretState
-from app.i18n import _
+from app.i18n import _, format_size
 from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind
 
 # Lambdas, so each label is translated into the language of the request that shows it.
@@ -46,6 +46,10 @@ def action_label(code: str) -> str:
 
 
 def reason_label(code: str) -> str:
+    # A file's size is recorded as "file:<bytes>" (never its name or type).
+    kind, _colon, size = code.partition(":")
+    if kind == "file" and size.isdigit():
+        return _("file, %(size)s", size=format_size(int(size)))
     label = _REASONS.get(code)
     return label() if label else code
 

@@ -9,21 +9,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
+from app import crypto
 from app.auth.identity import User
 from app.auth.rules import may_invite
 from app.i18n import _
-from app.services import invitations
+from app.services import downloads, invitations
 from app.services.audit import ClientInfo, record
-from app.services.secrets import CannotOpen, NotForYou, SecretUnavailable
+from app.services.secrets import ByMasterKeys, CannotOpen, NotForYou, SecretUnavailable
 from app.settings import Settings
 from app.web.controllers.secrets import cannot_open_page, not_for_you, sign_in_required
-from app.web.forms import FormResult, parse_guest_form, parse_invitation_form
+from app.web.downloads import file_attachment
+from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
+from app.web.upload import (
+    MAX_FIELDS_BYTES,
+    FormRefused,
+    ReceivedForm,
+    Refusal,
+    read_secret_form,
+    upload_refused_page,
+)
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 INVITATIONS_PATH = "/invitations"
@@ -159,17 +169,56 @@ class InvitationController(Controller):
             now=now,
         )
 
-    @post("/i/{token:str}", status_code=200)
+    # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
+    @post(
+        "/i/{token:str}",
+        status_code=200,
+        request_max_body_size=None,
+        opt={"exclude_from_csrf": True},
+    )
     async def guest_submit(
         self,
         request: Request[Any, Any, Any],
         token: str,
-        data: Form,
         settings: Settings,
         now: datetime,
         client: ClientInfo,
     ) -> Template:
-        result, content = parse_guest_form(data, settings)
+        # Guests have no link: the server makes K, seals (the file as it arrives), wraps K.
+        link_key = crypto.new_key()
+
+        async def guest_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
+            return crypto.derive_keys(link_key)
+
+        try:
+            received = await read_secret_form(
+                request,
+                max_fields_bytes=MAX_FIELDS_BYTES,
+                max_file_bytes=settings.max_file_bytes,
+                make_keys=guest_keys,
+            )
+        except FormRefused as refused:
+            return upload_refused_page(request, refused.refusal, settings)
+        try:
+            if received.file is not None and "ciphertext" in received.fields:
+                return upload_refused_page(request, Refusal.UNREADABLE, settings)
+            return await self._guest_submit(
+                request, token, received, link_key, settings, now, client
+            )
+        finally:
+            received.close()
+
+    async def _guest_submit(
+        self,
+        request: Request[Any, Any, Any],
+        token: str,
+        received: ReceivedForm,
+        link_key: bytes,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template:
+        result, content = parse_guest_form(received.fields, settings, file_status(received))
         if content is None:
             invitation = await invitations.find_open_invitation(token, now)
             if invitation is None:
@@ -191,6 +240,8 @@ class InvitationController(Controller):
                 now=now,
                 master_keys=settings.secret_keys,
                 client=client,
+                link_key=link_key,
+                file=received.file,
             )
         except invitations.InvitationUnavailable:
             return invitation_unavailable(request)
@@ -207,7 +258,7 @@ class InvitationController(Controller):
         settings: Settings,
         now: datetime,
         client: ClientInfo,
-    ) -> Template:
+    ) -> Template | Response[Any]:
         if user is None:
             return sign_in_required(request, INVITATIONS_PATH)
         # Anyone signed in reaches the service, so a customer's or colleague's try is audited.
@@ -225,10 +276,40 @@ class InvitationController(Controller):
             return not_for_you(request)
         except CannotOpen:
             return cannot_open_page(request)
+        if revealed.file is not None and not revealed.content and not is_htmx(request):
+            # JavaScript off and only a file: the reveal answers with the file itself.
+            return file_attachment(downloads.from_reveal(secret_id, revealed.file))
         return render(
             request,
             "received_revealed.html",
             "fragments/received_revealed.html",
             revealed=revealed,
             secret_id=secret_id,
+            download_action=f"/received/{secret_id}/file",
         )
+
+    @post("/received/{secret_id:str}/file", status_code=200)
+    async def download_received(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        data: Form,
+        user: User | None,
+        settings: Settings,
+        now: datetime,
+    ) -> Response[Any]:
+        """A guest's file, inside the window after its reveal, opened with the wrapped key."""
+        if user is None:
+            return sign_in_required(request, INVITATIONS_PATH)
+        ticket = data.get("ticket")
+        try:
+            download = await downloads.open_download(
+                secret_id=secret_id,
+                viewer=user,
+                now=now,
+                ticket=ticket if isinstance(ticket, str) and ticket else None,
+                opener=ByMasterKeys(settings.secret_keys),
+            )
+        except SecretUnavailable:
+            return unavailable_page(request)
+        return file_attachment(download)

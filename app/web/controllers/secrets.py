@@ -5,19 +5,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from app import crypto
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
-from app.services import dashboard, secrets
+from app.services import dashboard, downloads, secrets
 from app.services.audit import ClientInfo, record, record_once
 from app.settings import Settings
-from app.web.forms import parse_reveal_form, parse_secret_form
+from app.web.downloads import file_attachment, sealed_stream
+from app.web.forms import file_status, parse_reveal_form, parse_secret_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
+from app.web.upload import (
+    MAX_FIELDS_BYTES,
+    FormRefused,
+    ReceivedForm,
+    Refusal,
+    read_secret_form,
+    upload_refused_page,
+)
 
 # A non-recipient reloading a link is audited once per hour, not once per reload.
 REPEAT_COALESCE = timedelta(hours=1)
@@ -38,11 +48,11 @@ def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Templat
 
 
 class SecretController(Controller):
-    @post("/secrets", status_code=200)
+    # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
+    @post("/secrets", status_code=200, request_max_body_size=None, opt={"exclude_from_csrf": True})
     async def create(
         self,
         request: Request[Any, Any, Any],
-        data: Form,
         user: User | None,
         settings: Settings,
         now: datetime,
@@ -50,6 +60,43 @@ class SecretController(Controller):
     ) -> Template | Redirect:
         if user is None:
             return sign_in_required(request, "/")
+        made: list[secrets.ServerKeys] = []
+
+        async def server_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
+            # JavaScript off: the file is sealed as it arrives, under the keys the text gets too.
+            made.append(await secrets.make_server_keys(fields.get("passphrase", "")))
+            return made[0].keys
+
+        try:
+            received = await read_secret_form(
+                request,
+                max_fields_bytes=MAX_FIELDS_BYTES,
+                max_file_bytes=settings.max_file_bytes,
+                make_keys=server_keys,
+            )
+        except FormRefused as refused:
+            return upload_refused_page(request, refused.refusal, settings)
+        try:
+            if ("ciphertext" in received.fields) == bool(made) and received.file is not None:
+                # Text and file sealed under different keys (one by the browser, one here).
+                return upload_refused_page(request, Refusal.UNREADABLE, settings)
+            return await self._create(
+                request, received, made[0] if made else None, user, settings, now, client
+            )
+        finally:
+            received.close()
+
+    async def _create(
+        self,
+        request: Request[Any, Any, Any],
+        received: ReceivedForm,
+        server_keys: secrets.ServerKeys | None,
+        user: User,
+        settings: Settings,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template | Redirect:
+        data = received.fields
         forged = data.get("recipient_email") if not user.is_staff else data.get("recipient_group")
         if forged or user.email is None:
             # The form never offers this: a customer addressing an email is a forged request.
@@ -68,7 +115,7 @@ class SecretController(Controller):
                 _("Not allowed"),
                 _("You can only share with the recipients this form offers."),
             )
-        result, form = parse_secret_form(data, user, settings)
+        result, form = parse_secret_form(data, user, settings, file_status(received))
         if form is None:
             return render(
                 request,
@@ -87,6 +134,8 @@ class SecretController(Controller):
                 max_views=form.max_views,
                 now=now,
                 client=client,
+                server_keys=server_keys,
+                file=received.file,
             )
         except NotAllowed:
             return error_page(
@@ -100,6 +149,7 @@ class SecretController(Controller):
             key=created.key,
             created=created,
             recipient=form.recipient,
+            file_size=received.file.size if received.file else None,
         )
 
     @get("/s/{secret_id:str}")
@@ -136,6 +186,9 @@ class SecretController(Controller):
                 passphrase_error=None,
                 now=now,
             )
+        if summary.file_size is not None and summary.may_download(user, now):
+            # A broken download may be fetched again by its viewer, for a short while.
+            return render(request, "download_again.html", secret=summary)
         if is_creator:
             return render(request, "secret_status.html", secret=summary, now=now)
         if summary.is_waiting(now):
@@ -162,7 +215,7 @@ class SecretController(Controller):
         user: User | None,
         now: datetime,
         client: ClientInfo,
-    ) -> Template:
+    ) -> Template | Response[Any]:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
         form = parse_reveal_form(data)
@@ -191,7 +244,54 @@ class SecretController(Controller):
             return cannot_open_page(request)
         except secrets.WrongKey:
             return await _reveal_form_again(request, secret_id, now, wrong_key=True)
-        return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
+        file = revealed.file
+        if file is not None and file.file_key is not None and not revealed.content:
+            # JavaScript off and only a file: the reveal answers with the file itself.
+            return file_attachment(downloads.from_reveal(secret_id, file))
+        return render(
+            request,
+            "revealed.html",
+            "fragments/revealed.html",
+            revealed=revealed,
+            download_action=f"/s/{secret_id}/file",
+            key=data.get("key") if file is not None and file.file_key is not None else None,
+            passphrase=form.passphrase if file is not None and file.file_key is not None else "",
+        )
+
+    @post("/s/{secret_id:str}/file", status_code=200)
+    async def download(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        data: Form,
+        user: User | None,
+        now: datetime,
+    ) -> Response[Any]:
+        """The file again, inside the window after its view: sealed for the browser to open
+        (with the reveal's ticket), or opened here with the link's key (JavaScript off)."""
+        if user is None:
+            return sign_in_required(request, f"/s/{secret_id}")
+        ticket = data.get("ticket")
+        sealed = data.get("sealed") == "1"
+        opener: secrets.ByLinkKey | None = None
+        if not sealed:
+            form = parse_reveal_form(data)
+            stretched = None
+            salt = await downloads.kdf_salt(secret_id)
+            if form.link_key is not None and salt is not None and form.passphrase:
+                stretched = await secrets.stretch_passphrase(form.passphrase, salt)
+            opener = secrets.ByLinkKey(form.link_key, stretched)
+        try:
+            download = await downloads.open_download(
+                secret_id=secret_id,
+                viewer=user,
+                now=now,
+                ticket=ticket if isinstance(ticket, str) and ticket else None,
+                opener=opener,
+            )
+        except secrets.SecretUnavailable:
+            return unavailable_page(request)
+        return sealed_stream(download) if sealed else file_attachment(download)
 
     @post("/s/{secret_id:str}/revoke", status_code=200)
     async def revoke(
