@@ -59,9 +59,10 @@ class OidcClient:
             raise SignInError("issuer mismatch")
         return metadata
 
-    async def start(self, redirect_uri: str) -> AuthorizationStart:
+    async def start(self, redirect_uri: str, prompt: str | None = None) -> AuthorizationStart:
         await self._metadata()
-        result = await self._app.create_authorization_url(redirect_uri)
+        extra = {"prompt": prompt} if prompt else {}
+        result = await self._app.create_authorization_url(redirect_uri, **extra)
         return AuthorizationStart(
             url=result["url"],
             state=result["state"],

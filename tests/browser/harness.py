@@ -45,12 +45,13 @@ class Setup:
     viewport: dict[str, int]
     javascript: bool = True
     phone: bool = False
+    locale: str = "en-GB"  # the browser's language (Accept-Language)
 
     def context_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "viewport": self.viewport,
             "java_script_enabled": self.javascript,
-            "locale": "en-GB",
+            "locale": self.locale,
             "timezone_id": "Europe/Amsterdam",
         }
         if self.phone:
@@ -127,8 +128,16 @@ class Person:
         await page.locator("input[name=sub]").fill(self.email)
         await self.press(page.get_by_role("button", name="Authorize"))
         await page.wait_for_url(self.site.base_url + back_to)
-        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
         return page
+
+    async def open_account_menu(self, page: Page) -> Locator:
+        """The header's account menu (a <details>: works with and without scripts), opened."""
+        menu = page.locator("#account-menu")
+        if await menu.get_attribute("open") is None:
+            await self.press(menu.locator("summary"))
+        await expect(menu.locator("form[action='/auth/logout'] button")).to_be_visible()
+        return menu
 
     async def press(self, target: Locator) -> None:
         """A tap on a phone, a click elsewhere."""
@@ -175,14 +184,18 @@ class Person:
         return page.locator("#secret-content")
 
 
-async def set_claims(site: Site, email: str, groups: list[str] | None = None) -> None:
+async def set_claims(
+    site: Site, email: str, groups: list[str] | None = None, *, locale: str | None = None
+) -> None:
     """Pre-set what the provider will say about this person: a verified email, their groups."""
-    claims = {
+    claims: dict[str, Any] = {
         "email": email,
         "email_verified": True,
         "name": email.split("@", maxsplit=1)[0].title(),
         "groups": groups or [],
     }
+    if locale is not None:
+        claims["locale"] = locale
     async with httpx.AsyncClient() as provider:
         response = await provider.put(f"{site.issuer}/users/{email}", json=claims)
         response.raise_for_status()

@@ -6,10 +6,12 @@ import hmac
 import logging
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User, user_from_claims
@@ -22,6 +24,7 @@ from app.web.sessions import Session, SessionManager
 
 logger = logging.getLogger(__name__)
 LOGIN_STATE_COOKIE = "safe_share_login"
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def safe_next(path: str | None) -> str:
@@ -50,12 +53,19 @@ class AuthController(Controller):
 
     @get("/login")
     async def login(
-        self, request: Request[Any, Any, Any], settings: Settings, next: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        settings: Settings,
+        next: str | None = None,
+        prompt: str | None = None,
     ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         try:
-            start = await oidc.start(f"{settings.base_url}/auth/callback")
+            # "Sign in with another account": the provider must ask again, not reuse its session.
+            start = await oidc.start(
+                f"{settings.base_url}/auth/callback", prompt="login" if prompt == "login" else None
+            )
             await sessions.save_pending_login(
                 start.state,
                 {
@@ -146,14 +156,23 @@ class AuthController(Controller):
         )
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Redirect:
+    async def logout(
+        self, request: Request[Any, Any, Any], settings: Settings, data: Form
+    ) -> Redirect:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
+        back_to = data.get("next")
         target = "/"
         if session is not None:
             await sessions.destroy(session.id)
-            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/") or "/"
+            if not isinstance(back_to, str):
+                target = (
+                    await oidc.end_session_url(session.id_token, f"{settings.base_url}/") or "/"
+                )
+        if isinstance(back_to, str):
+            # Signing in as someone else: straight back to sign-in, then to the same page.
+            target = f"/auth/login?{urlencode({'next': safe_next(back_to), 'prompt': 'login'})}"
         return Redirect(
             target,
             status_code=303,

@@ -222,7 +222,7 @@ class InvitationController(Controller):
         except SecretUnavailable:
             return unavailable_page(request)
         except NotForYou:
-            return not_for_you(request)
+            return not_for_you(request, INVITATIONS_PATH)
         return render(
             request,
             "received_revealed.html",

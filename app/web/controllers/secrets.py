@@ -139,7 +139,7 @@ class SecretController(Controller):
                 target=summary.recipient.label,
                 reason="wrong_person",
             )
-            return not_for_you(request)
+            return not_for_you(request, f"/s/{secret_id}")
         return unavailable_page(request)
 
     @post("/s/{secret_id:str}/reveal", status_code=200)
@@ -163,7 +163,7 @@ class SecretController(Controller):
         except secrets.SecretUnavailable:
             return unavailable_page(request)
         except secrets.NotForYou:
-            return not_for_you(request)
+            return not_for_you(request, f"/s/{secret_id}")
         except secrets.WrongKey:
             summary = await secrets.find_secret(secret_id)
             if summary is None:
@@ -229,13 +229,17 @@ async def _dashboard_row(
     )
 
 
-def not_for_you(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
+def not_for_you(request: Request[Any, Any, Any], back_to: str) -> Template:
+    return render(
         request,
-        403,
-        _("This secret is meant for someone else"),
-        _(
+        "error.html",
+        "fragments/message.html",
+        status_code=403,
+        title=_("This secret is meant for someone else"),
+        message=_(
             "You are signed in, but not as the person or team this secret was shared with. "
             "If it should be for you, sign out and sign in with the right account."
         ),
+        # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
+        switch_account_to=back_to,
     )
