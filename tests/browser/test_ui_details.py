@@ -17,8 +17,10 @@ from tests.browser.harness import (
     Person,
     Setup,
     Shots,
+    audit_actions,
     secret_id,
     set_claims,
+    views_left,
 )
 
 pytestmark = pytest.mark.browser
@@ -56,9 +58,7 @@ async def test_a_revocation_just_now_reads_as_past(new_person: NewPerson) -> Non
     page = await alice.open(alice.site.base_url + "/dashboard")
     row = page.locator(f"#secret-{sid}")
     await alice.press(row.get_by_role("button", name="Revoke"))
-    confirm = page.get_by_role("button", name="Yes, revoke")
-    if await confirm.count():
-        await alice.press(confirm)
+    await alice.press(page.get_by_role("button", name="Yes, revoke"))
     row = page.locator(f"#secret-{sid}")
     await expect(row).to_contain_text("Revoked just now")
     assert " in " not in await row.locator(".hint").inner_text()
@@ -197,6 +197,35 @@ async def test_invitations_cards_are_spaced_and_states_are_not_links(
     link_color = await a_link.evaluate("a => getComputedStyle(a).color")
     assert await state.evaluate("e => getComputedStyle(e).color") != link_color
     assert ZONE_NAME.search(await state.inner_text())
+
+
+# 9. Revoking asks first: inline with scripts, on a page of its own without; "No" changes nothing.
+@one_setup(DESKTOP, NO_JAVASCRIPT)
+async def test_revoke_asks_first_and_no_keeps_the_secret(
+    setup: Setup, new_person: NewPerson
+) -> None:
+    alice, link = await staff_shares(new_person)
+    sid = secret_id(link)
+    page = await alice.open(alice.site.base_url + "/dashboard")
+    await alice.press(page.locator(f"#secret-{sid}").get_by_role("button", name="Revoke"))
+    await expect(page.get_by_text("Really revoke?")).to_be_visible()
+    if setup.javascript:
+        assert page.url.endswith("/dashboard")  # asked in place
+    else:
+        await expect(page.get_by_role("heading", name="Revoke this secret?")).to_be_visible()
+    assert "secret.revoked" not in await audit_actions(alice.site, sid)
+
+    await alice.press(page.get_by_role("link", name="No, keep it"))
+    row = page.locator(f"#secret-{sid}")
+    await expect(row.get_by_text("Waiting")).to_be_visible()
+    await expect(page.get_by_text("Really revoke?")).to_have_count(0)
+    assert await views_left(alice.site, sid) == 1
+    assert "secret.revoked" not in await audit_actions(alice.site, sid)
+
+    await alice.press(row.get_by_role("button", name="Revoke"))
+    await alice.press(page.get_by_role("button", name="Yes, revoke"))
+    await expect(page.locator(f"#secret-{sid}").get_by_text("Revoked").first).to_be_visible()
+    assert "secret.revoked" in await audit_actions(alice.site, sid)
 
 
 # 10. The wrong account gets a button to sign in with another one, back to the same link.
