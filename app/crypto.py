@@ -1,8 +1,9 @@
 """Pure cryptography for secrets: no I/O, no app imports.
 
-Content is sealed with XChaCha20-Poly1305 (PyNaCl's authenticated encryption) under a fresh
-random key per secret. The secret's id is the associated data, so a ciphertext moved to another
-row no longer opens.
+Version 2 (docs/FORMAT.md, the browser speaks it too): AES-256-GCM under keys derived with HKDF
+from the link key K (and a PBKDF2-stretched passphrase); the server keeps only a hash of the
+reveal proof. Version 1 rows: XChaCha20-Poly1305 (PyNaCl) with the id as associated data.
+PyNaCl's XChaCha20-Poly1305 also wraps guest secrets' keys under the master key.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.hash
 import nacl.utils
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
@@ -121,3 +127,105 @@ def pseudonymise(value: str, master_keys: Sequence[bytes]) -> str:
     """A keyed hash for audit rows: equal inputs link up, but the input cannot be read back."""
     digest = hmac.new(derive_key(master_keys[0], "audit-pseudonym"), value.encode(), "sha256")
     return digest.hexdigest()[:16]
+
+
+# --- Format version 2 (docs/FORMAT.md): end to end, spoken by the browser and the server ---
+#
+# AES-256-GCM, HKDF-SHA256 and PBKDF2-HMAC-SHA256 because WebCrypto has exactly these (no
+# XChaCha20), so a secret sealed in a browser opens on the server and the other way round.
+
+FORMAT_V1 = 1
+FORMAT_V2 = 2
+GCM_NONCE_BYTES = 12
+GCM_TAG_BYTES = 16
+PROOF_BYTES = 32
+PROOF_TEXT_LENGTH = 43
+SALT_BYTES = 16
+PBKDF2_ITERATIONS = 600_000  # OWASP's current recommendation for PBKDF2-HMAC-SHA256
+LABEL_CONTENT_KEY = b"safe-share/v2 content key"
+LABEL_REVEAL_PROOF = b"safe-share/v2 reveal proof"
+LABEL_FILE_KEY = b"safe-share/v2 file key"
+AD_TEXT = b"safe-share/v2 text"
+
+
+@dataclass(frozen=True)
+class DerivedKeys:
+    content_key: bytes
+    proof: bytes
+    file_key: bytes
+
+
+def b64u_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64u_decode(text: str) -> bytes | None:
+    """Strict unpadded url-safe base64: None for anything that would not re-encode the same."""
+    if not text.isascii():
+        return None
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return data if b64u_encode(data) == text else None
+
+
+def decode_proof(text: str) -> bytes | None:
+    proof = b64u_decode(text) if len(text) == PROOF_TEXT_LENGTH else None
+    return proof if proof is not None and len(proof) == PROOF_BYTES else None
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(SALT_BYTES)
+
+
+def stretch_passphrase(passphrase: str, salt: bytes) -> bytes:
+    """PBKDF2 of the NFC-normalised passphrase. Slow on purpose: call it from a thread."""
+    normalised = unicodedata.normalize("NFC", passphrase).encode()
+    return hashlib.pbkdf2_hmac("sha256", normalised, salt, PBKDF2_ITERATIONS, dklen=32)
+
+
+def hkdf(ikm: bytes, info: bytes) -> bytes:
+    # An empty salt is HKDF's default: HashLen zero bytes, as WebCrypto does with salt = [].
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(ikm)
+
+
+def derive_keys(link_key: bytes, stretched_passphrase: bytes | None = None) -> DerivedKeys:
+    """Content key, reveal proof and file key from K (and P): distinct labels, one job each."""
+    ikm = link_key + (stretched_passphrase or b"")
+    return DerivedKeys(
+        content_key=hkdf(ikm, LABEL_CONTENT_KEY),
+        proof=hkdf(ikm, LABEL_REVEAL_PROOF),
+        file_key=hkdf(ikm, LABEL_FILE_KEY),
+    )
+
+
+def gcm_seal(key: bytes, nonce: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+    return AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+
+def gcm_open(key: bytes, nonce: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, associated_data)
+    except (InvalidTag, ValueError, TypeError) as exc:
+        raise DecryptionError from exc
+
+
+def seal_text(plaintext: bytes, content_key: bytes, nonce: bytes | None = None) -> Sealed:
+    nonce = nonce if nonce is not None else secrets.token_bytes(GCM_NONCE_BYTES)
+    return Sealed(nonce=nonce, ciphertext=gcm_seal(content_key, nonce, plaintext, AD_TEXT))
+
+
+def open_text(sealed: Sealed, content_key: bytes) -> bytes:
+    if len(sealed.nonce) != GCM_NONCE_BYTES:
+        raise DecryptionError
+    return gcm_open(content_key, sealed.nonce, sealed.ciphertext, AD_TEXT)
+
+
+def hash_proof(proof: bytes) -> bytes:
+    """Only this is stored: the database alone cannot produce a proof."""
+    return hashlib.sha256(proof).digest()
+
+
+def proof_matches(proof: bytes, stored_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_proof(proof), stored_hash)

@@ -144,7 +144,7 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-async def test_every_page_labels_its_fields_and_loads_only_our_two_scripts(
+async def test_every_page_labels_its_fields_and_loads_only_our_three_scripts(
     client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
     pages = await visit_every_page(client, new_client, issuer, headers={})
@@ -155,6 +155,7 @@ async def test_every_page_labels_its_fields_and_loads_only_our_two_scripts(
         assert audit.inline == [], name
         assert [re.sub(r"\.[0-9a-f]{10}\.", ".", s) for s in audit.scripts] == [
             "/static/htmx.min.js",
+            "/static/crypto.js",
             "/static/app.js",
         ], name
         # Every aria-describedby points at something that exists on the page.

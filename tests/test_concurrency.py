@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from piccolo.engine.base import Engine
 
+from app import crypto
 from app.auth.identity import Role, User
 from app.auth.rules import Recipient
 from app.db.engine import create_engine, start, stop
@@ -47,7 +48,7 @@ async def _race(views: int, attempts: int = 50) -> tuple[int, int]:
         try:
             await secrets.reveal_secret(
                 secret_id=created.id,
-                key_text=created.key,
+                opener=secrets.ByLinkKey(crypto.decode_key(created.key or "")),
                 viewer=CUSTOMER,
                 now=NOW,
                 client=ClientInfo(),

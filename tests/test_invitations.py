@@ -394,7 +394,9 @@ async def test_token_is_stored_only_as_its_hash_and_content_is_encrypted(
         )
     key = crypto.unwrap_key(secret["wrapped_key"], settings.secret_keys, secret["id"].encode())
     sealed = crypto.Sealed(secret["nonce"], secret["ciphertext"])
-    assert crypto.open_sealed(sealed, key, secret["id"].encode()) == b"plaintext-marker-77"
+    assert secret["format_version"] == crypto.FORMAT_V2
+    content_key = crypto.derive_keys(key).content_key
+    assert crypto.open_text(sealed, content_key) == b"plaintext-marker-77"
 
 
 async def test_every_step_is_audited_and_no_audit_row_holds_a_token_label_or_content(

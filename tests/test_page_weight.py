@@ -27,7 +27,7 @@ async def bytes_on_the_wire(client: httpx.AsyncClient, path: str) -> tuple[int, 
 async def test_first_visit_of_the_home_page_is_under_40_kb(client: httpx.AsyncClient) -> None:
     home = await client.get("/")
     assets = ASSET.findall(home.text)
-    assert len(assets) == 3  # app.css, htmx, app.js: nothing else to fetch
+    assert len(assets) == 4  # app.css, htmx, crypto.js, app.js: nothing else to fetch
     sizes: dict[str, tuple[int, str]] = {}
     # HTML is not compressed on purpose: pages carry secrets and CSRF tokens (BREACH).
     html_size, html_encoding = await bytes_on_the_wire(client, "/")

@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from piccolo.engine.postgres import PostgresEngine
 
+from app import crypto
 from tests.support import create_secret, csrf_headers, prime_csrf, sign_in
 
 STAFF = "alice@prowise.com"
@@ -66,6 +67,28 @@ async def test_reveal_takes_at_most_three_statements(
         assert response.status_code == 200
         assert len(statements) <= 3, statements
     print("statements per reveal:", statements)
+
+
+async def test_reveal_by_proof_takes_at_most_three_statements(
+    client: httpx.AsyncClient,
+    new_client: Callable[[], httpx.AsyncClient],
+    issuer: str,
+    counter: StatementCounter,
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    link_key = crypto.decode_key(key)
+    assert link_key is not None
+    proof = crypto.b64u_encode(crypto.derive_keys(link_key).proof)
+    customer = new_client()
+    await sign_in(customer, issuer, CUSTOMER)
+    await prime_csrf(customer)
+    with counter.counting() as statements:
+        response = await customer.post(
+            f"/s/{secret_id}/reveal", data={"proof": proof}, headers=csrf_headers(customer, True)
+        )
+    assert response.status_code == 200
+    assert len(statements) <= 3, statements
 
 
 async def test_page_views_take_at_most_two_statements(

@@ -59,6 +59,33 @@ async def test_key_guessing_on_one_secret_is_limited_and_spends_no_view(
         assert "correct horse battery staple" in opened.text
 
 
+async def test_someone_holding_only_the_id_cannot_lock_the_recipient_out(
+    make_settings: Callable[..., Settings], database_url: str, issuer: str, clock: FrozenClock
+) -> None:
+    settings = make_settings(database_url, rate_reveal_per_secret="3")
+    async with (
+        serving(settings, clock) as app,
+        browser(app) as staff,
+        browser(app) as customer,
+        browser(app) as stranger,
+        browser(app) as other_user,
+    ):
+        await sign_in(staff, issuer, STAFF)
+        await sign_in(customer, issuer, CUSTOMER)
+        await sign_in(other_user, issuer, "mallory@example.com")
+        secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
+        # Anonymous posts without a CSRF token, then a signed-in non-recipient's tries.
+        for _ in range(10):
+            forged = await stranger.post(f"/s/{secret_id}/reveal", data={"key": WRONG_KEY})
+            assert forged.status_code in {403, 429}
+        for _ in range(5):
+            wrong = await reveal(other_user, secret_id, WRONG_KEY)
+            assert wrong.status_code in {403, 429}
+        opened = await reveal(customer, secret_id, key)
+        assert opened.status_code == 200
+        assert "correct horse battery staple" in opened.text
+
+
 async def test_one_client_guessing_across_secrets_is_limited(
     make_settings: Callable[..., Settings], database_url: str, issuer: str, clock: FrozenClock
 ) -> None:

@@ -36,6 +36,13 @@ class Secret(Table, tablename="secret"):
     ciphertext = Bytea(null=True, default=None)
     # Guest submissions only: the per-secret key encrypted by the server's master key.
     wrapped_key = Bytea(null=True, default=None)
+    # 1: XChaCha20-Poly1305, the server opens it with the link key; 2: docs/FORMAT.md.
+    format_version = Integer(default=1)
+    # SHA-256 of the reveal proof (format 2 link secrets); the proof itself is never stored.
+    proof_hash = Bytea(null=True, default=None)
+    # The passphrase's PBKDF2 salt: set only when the secret has a passphrase.
+    kdf_salt = Bytea(null=True, default=None)
+    encrypted_by = Varchar(length=10, default="server")  # "browser" or "server"
     creator_email = Varchar(length=320, index=True)
     creator_role = Varchar(length=10)
     recipient_email = Varchar(length=320, null=True, default=None, index=True)

@@ -70,6 +70,8 @@ class OwnedSecret:
     max_views: int
     opened_at: datetime | None
     opened_by: str | None
+    has_passphrase: bool = False  # that it has one; the passphrase itself is never stored
+    encrypted_in_browser: bool = False
 
     def state(self, now: datetime) -> SecretState:
         # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
@@ -102,6 +104,8 @@ _OWNED_COLUMNS = (
     Secret.max_views,
     Secret.opened_at,
     Secret.opened_by,
+    Secret.kdf_salt,
+    Secret.encrypted_by,
 )
 
 
@@ -117,6 +121,8 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         max_views=row["max_views"],
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
+        has_passphrase=row["kdf_salt"] is not None,
+        encrypted_in_browser=row["encrypted_by"] == "browser",
     )
 
 

@@ -21,7 +21,7 @@ from app.db.engine import write_transaction
 from app.db.tables import Invitation, InvitationState, Secret, SecretState
 from app.services import audit
 from app.services.audit import ClientInfo
-from app.services.secrets import RevealedSecret, reveal_secret
+from app.services.secrets import ByMasterKeys, RevealedSecret, reveal_secret
 
 EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 DEFAULT_EXPIRY = timedelta(days=1)
@@ -157,8 +157,9 @@ async def submit_guest_secret(
     if not plausible_token(token):
         raise InvitationUnavailable
     secret_id = crypto.new_id()
+    # Format 2 like every new secret; no link carries K, so the master key wraps it.
     key = crypto.new_key()
-    sealed = crypto.seal(content.encode(), key, secret_id.encode())
+    sealed = crypto.seal_text(content.encode(), crypto.derive_keys(key).content_key)
     wrapped = crypto.wrap_key(key, master_keys, secret_id.encode())
     async with write_transaction():
         # The state check is part of the UPDATE: of any number of racing submissions, exactly
@@ -189,6 +190,7 @@ async def submit_guest_secret(
                 nonce=sealed.nonce,
                 ciphertext=sealed.ciphertext,
                 wrapped_key=wrapped,
+                format_version=crypto.FORMAT_V2,
                 creator_email=GUEST_CREATOR,
                 creator_role=GUEST_ROLE,
                 recipient_email=inviter,
@@ -280,7 +282,11 @@ async def reveal_guest_secret(
 ) -> RevealedSecret:
     """Only the inviting staff member opens it, once; the same locked reveal as any secret."""
     return await reveal_secret(
-        secret_id=secret_id, viewer=viewer, now=now, client=client, master_keys=master_keys
+        secret_id=secret_id,
+        viewer=viewer,
+        now=now,
+        client=client,
+        opener=ByMasterKeys(master_keys),
     )
 
 

@@ -1,15 +1,19 @@
 """The life of a secret: create → seal → store → (link) → authorise → reveal → delete.
 
-The key is made here, returned once for the link, and never stored. Reveal runs in one
-transaction that locks the row, so concurrent reveals never exceed the allowed views; a wrong
-person or a wrong key rolls back and spends no view.
+Format 2 (docs/FORMAT.md): with JavaScript the browser seals and sends ciphertext and a reveal
+proof; without it the server makes the link key K here, seals, returns K once for the link and
+forgets it. Only a hash of the proof is stored. Reveal runs in one transaction that locks the
+row, checks the recipient, then the proof in constant time, so concurrent reveals never exceed
+the allowed views; a wrong person, key, proof or passphrase rolls back and spends no view.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from app import crypto
@@ -34,15 +38,60 @@ class NotForYou(Exception):
 
 
 class WrongKey(Exception):
-    """The key in the link does not open this secret."""
+    """The key, proof or passphrase does not open this secret."""
+
+
+class CannotOpen(Exception):
+    """The right key, but the stored data does not authenticate (altered, or an unknown format)."""
+
+
+class EncryptedBy(StrEnum):
+    BROWSER = "browser"
+    SERVER = "server"
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """Format 2, ready to store: from the browser (JS) or from seal_on_server (no JS)."""
+
+    sealed: crypto.Sealed
+    proof: bytes
+    kdf_salt: bytes | None
+
+
+@dataclass(frozen=True)
+class ByProof:
+    """JS path: the browser derived the proof from K; the answer is the ciphertext."""
+
+    proof: bytes | None  # None: malformed, refused like a wrong proof
+
+
+@dataclass(frozen=True)
+class ByLinkKey:
+    """No-JS path (and every format-1 row): the server derives from the pasted key."""
+
+    key: bytes | None  # None: not a key at all
+    stretched_passphrase: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ByMasterKeys:
+    """Guest submissions: K is stored wrapped by the master key."""
+
+    master_keys: Sequence[bytes]
+
+
+Opener = ByProof | ByLinkKey | ByMasterKeys
 
 
 @dataclass(frozen=True)
 class CreatedSecret:
     id: str
-    key: str  # url-safe text, for the link fragment only
+    key: str | None  # url-safe text for the link fragment; None when the browser holds K
     expires_at: datetime
     max_views: int
+    encrypted_by: EncryptedBy
+    has_passphrase: bool
 
 
 @dataclass(frozen=True)
@@ -58,6 +107,17 @@ class SecretSummary:
     opened_at: datetime | None
     opened_by: str | None
     is_guest_submission: bool
+    format_version: int
+    kdf_salt: bytes | None
+    encrypted_by: EncryptedBy
+
+    @property
+    def has_passphrase(self) -> bool:
+        return self.kdf_salt is not None
+
+    @property
+    def kdf_salt_text(self) -> str:
+        return crypto.b64u_encode(self.kdf_salt) if self.kdf_salt else ""
 
     def is_waiting(self, now: datetime) -> bool:
         return self.state is SecretState.WAITING and self.expires_at > now
@@ -65,8 +125,18 @@ class SecretSummary:
 
 @dataclass(frozen=True)
 class RevealedSecret:
-    content: str
+    content: str | None  # None on the JS path: the browser decrypts `sealed`
     views_left: int
+    sealed: crypto.Sealed | None = None
+    encrypted_by: EncryptedBy = EncryptedBy.SERVER
+
+    @property
+    def nonce_text(self) -> str:
+        return crypto.b64u_encode(self.sealed.nonce) if self.sealed else ""
+
+    @property
+    def ciphertext_text(self) -> str:
+        return crypto.b64u_encode(self.sealed.ciphertext) if self.sealed else ""
 
 
 _SUMMARY_COLUMNS = (
@@ -82,6 +152,9 @@ _SUMMARY_COLUMNS = (
     Secret.opened_at,
     Secret.opened_by,
     Secret.invitation_id,
+    Secret.format_version,
+    Secret.kdf_salt,
+    Secret.encrypted_by,
 )
 
 
@@ -98,12 +171,31 @@ def _summary(row: dict[str, Any]) -> SecretSummary:
         opened_at=row["opened_at"],
         opened_by=row["opened_by"],
         is_guest_submission=row["invitation_id"] is not None,
+        format_version=row["format_version"],
+        kdf_salt=row["kdf_salt"],
+        encrypted_by=EncryptedBy(row["encrypted_by"]),
     )
+
+
+async def stretch_passphrase(passphrase: str, salt: bytes) -> bytes:
+    # PBKDF2 is deliberately slow: it runs in a thread so the event loop keeps serving.
+    return await asyncio.to_thread(crypto.stretch_passphrase, passphrase, salt)
+
+
+async def seal_on_server(content: str, passphrase: str) -> tuple[bytes, SealedSecret]:
+    """The no-JS path does the browser's steps: K, (P), derive, seal. Returns K and the result."""
+    link_key = crypto.new_key()
+    salt = crypto.new_salt() if passphrase else None
+    stretched = await stretch_passphrase(passphrase, salt) if salt else None
+    keys = crypto.derive_keys(link_key, stretched)
+    sealed = crypto.seal_text(content.encode(), keys.content_key)
+    return link_key, SealedSecret(sealed, keys.proof, salt)
 
 
 async def create_secret(
     *,
-    content: str,
+    content: str | SealedSecret,
+    passphrase: str = "",
     recipient: Recipient,
     creator: User,
     expires_in: timedelta,
@@ -111,18 +203,27 @@ async def create_secret(
     now: datetime,
     client: ClientInfo,
 ) -> CreatedSecret:
+    """`content` is the plaintext (no JS: sealed here) or what the browser sealed (JS)."""
     check_may_address(creator, recipient)
     secret_id = crypto.new_id()
-    key = crypto.new_key()
-    sealed = crypto.seal(content.encode(), key, secret_id.encode())
+    link_key: bytes | None = None
+    if isinstance(content, SealedSecret):
+        sealed, encrypted_by = content, EncryptedBy.BROWSER
+    else:
+        link_key, sealed = await seal_on_server(content, passphrase)
+        encrypted_by = EncryptedBy.SERVER
     expires_at = now + expires_in
     async with write_transaction():
         await Secret.insert(
             Secret(
                 id=secret_id,
                 state=SecretState.WAITING.value,
-                nonce=sealed.nonce,
-                ciphertext=sealed.ciphertext,
+                nonce=sealed.sealed.nonce,
+                ciphertext=sealed.sealed.ciphertext,
+                format_version=crypto.FORMAT_V2,
+                proof_hash=crypto.hash_proof(sealed.proof),
+                kdf_salt=sealed.kdf_salt,
+                encrypted_by=encrypted_by.value,
                 creator_email=creator.email,
                 creator_role=creator.role.value,
                 recipient_email=recipient.email,
@@ -141,7 +242,14 @@ async def create_secret(
             secret_id=secret_id,
             target=recipient.label,
         )
-    return CreatedSecret(secret_id, crypto.encode_key(key), expires_at, max_views)
+    return CreatedSecret(
+        id=secret_id,
+        key=crypto.encode_key(link_key) if link_key else None,
+        expires_at=expires_at,
+        max_views=max_views,
+        encrypted_by=encrypted_by,
+        has_passphrase=sealed.kdf_salt is not None,
+    )
 
 
 async def find_secret(secret_id: str) -> SecretSummary | None:
@@ -162,17 +270,16 @@ async def reveal_secret(
     viewer: User,
     now: datetime,
     client: ClientInfo,
-    key_text: str | None = None,
-    master_keys: Sequence[bytes] = (),
+    opener: Opener,
 ) -> RevealedSecret:
     """Open a secret for its recipient and count the view, in one locked transaction.
 
-    The key comes from the link (`key_text`); a guest's secret has no link, and its key is
-    unwrapped with the server's master keys instead (`key_text=None`).
+    Link secrets open with the browser's proof (JS) or the pasted key (no JS); a guest's
+    secret has no link, and its key is unwrapped with the server's master keys instead.
     """
     if not _plausible_id(secret_id):
         raise SecretUnavailable
-    guest_submission = key_text is None
+    guest_submission = isinstance(opener, ByMasterKeys)
     refusal: str | None = None
     target = ""
     try:
@@ -181,6 +288,9 @@ async def reveal_secret(
                 Secret.nonce,
                 Secret.ciphertext,
                 Secret.wrapped_key,
+                Secret.format_version,
+                Secret.proof_hash,
+                Secret.encrypted_by,
                 Secret.recipient_email,
                 Secret.recipient_group,
                 Secret.views_left,
@@ -200,15 +310,19 @@ async def reveal_secret(
             if row is None or row["ciphertext"] is None:
                 raise SecretUnavailable
             target = row["recipient_email"] or row["recipient_group"] or ""
+            # The recipient first, then the proof: nobody else learns whether a key is right.
             if not may_open(
                 viewer, row["recipient_email"], row["recipient_group"], guest_submission
             ):
                 refusal = "wrong_person"
                 raise NotForYou
             try:
-                plaintext = _open(row, secret_id, key_text, master_keys)
+                opened = _open(row, secret_id, opener)
             except WrongKey:
                 refusal = "wrong_key"
+                raise
+            except CannotOpen:
+                refusal = "cannot_open"
                 raise
             views_left = row["views_left"] - 1
             await _count_view(secret_id, views_left, viewer, now)
@@ -226,7 +340,7 @@ async def reveal_secret(
                 if not views_left
                 else "",
             )
-    except (NotForYou, WrongKey):
+    except (NotForYou, WrongKey, CannotOpen):
         # The refusal is recorded after the rollback: no view was spent.
         await audit.record(
             "secret.refused",
@@ -239,30 +353,67 @@ async def reveal_secret(
             reason=refusal or "",
         )
         raise
+    encrypted_by = EncryptedBy(row["encrypted_by"])
+    if isinstance(opened, crypto.Sealed):
+        return RevealedSecret(None, views_left, sealed=opened, encrypted_by=encrypted_by)
     return RevealedSecret(
-        content=plaintext.decode("utf-8", errors="replace"), views_left=views_left
+        content=opened.decode("utf-8", errors="replace"),
+        views_left=views_left,
+        encrypted_by=encrypted_by,
     )
 
 
-def _open(
-    row: dict[str, Any], secret_id: str, key_text: str | None, master_keys: Sequence[bytes]
-) -> bytes:
+def _open(row: dict[str, Any], secret_id: str, opener: Opener) -> bytes | crypto.Sealed:
+    """The plaintext, or on the JS path the ciphertext once the proof is right."""
     sealed = crypto.Sealed(nonce=row["nonce"], ciphertext=row["ciphertext"])
-    if key_text is None:
+    version = row["format_version"]
+    if isinstance(opener, ByMasterKeys):
         try:
-            key = crypto.unwrap_key(row["wrapped_key"], master_keys, secret_id.encode())
+            link_key = crypto.unwrap_key(row["wrapped_key"], opener.master_keys, secret_id.encode())
         except crypto.DecryptionError:
             # Wrapped under a master key that was rotated away: nothing can open it any more.
             raise SecretUnavailable from None
-    else:
-        link_key = crypto.decode_key(key_text)
-        if link_key is None:
-            raise WrongKey
-        key = link_key
+        if version == crypto.FORMAT_V1:
+            return _open_v1(sealed, link_key, secret_id, CannotOpen)
+        return _open_v2(sealed, version, crypto.derive_keys(link_key).content_key)
+    if isinstance(opener, ByProof):
+        if version == crypto.FORMAT_V1:
+            raise WrongKey  # format-1 rows open only with the key itself
+        _check_proof(opener.proof, row["proof_hash"])
+        if version != crypto.FORMAT_V2 or len(sealed.nonce) != crypto.GCM_NONCE_BYTES:
+            raise CannotOpen
+        return sealed
+    if opener.key is None:
+        raise WrongKey
+    if version == crypto.FORMAT_V1:
+        return _open_v1(sealed, opener.key, secret_id, WrongKey)
+    keys = crypto.derive_keys(opener.key, opener.stretched_passphrase)
+    _check_proof(keys.proof, row["proof_hash"])
+    return _open_v2(sealed, version, keys.content_key)
+
+
+def _check_proof(proof: bytes | None, proof_hash: bytes | None) -> None:
+    if proof is None or proof_hash is None or not crypto.proof_matches(proof, proof_hash):
+        raise WrongKey
+
+
+def _open_v1(sealed: crypto.Sealed, key: bytes, secret_id: str, failure: type[Exception]) -> bytes:
+    if len(sealed.nonce) != crypto.NONCE_BYTES:
+        raise CannotOpen
     try:
         return crypto.open_sealed(sealed, key, secret_id.encode())
     except crypto.DecryptionError:
-        raise WrongKey from None
+        # Format 1 has no proof: a wrong key and altered data look the same.
+        raise failure from None
+
+
+def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
+    if version != crypto.FORMAT_V2:
+        raise CannotOpen
+    try:
+        return crypto.open_text(sealed, content_key)
+    except crypto.DecryptionError:
+        raise CannotOpen from None
 
 
 async def _count_view(secret_id: str, views_left: int, viewer: User, now: datetime) -> None:

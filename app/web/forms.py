@@ -10,12 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app import crypto
 from app.auth.identity import User
 from app.auth.rules import Recipient
 from app.i18n import _
 from app.services import invitations
-from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
+from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS, SealedSecret
 from app.settings import Settings
+
+MAX_PASSPHRASE_CHARS = 200
 
 EMAIL_PATTERN = re.compile(
     # No control characters (NUL included: PostgreSQL text refuses it) in the local part.
@@ -35,10 +38,11 @@ class FormResult:
 
 @dataclass(frozen=True)
 class SecretForm:
-    content: str
+    content: str | SealedSecret  # plaintext without JS; what the browser sealed with JS
     recipient: Recipient
     expires_in: timedelta
     max_views: int
+    passphrase: str = ""  # no-JS path only: the browser never sends it
 
 
 def _text(form: Mapping[str, object], name: str, limit: int = 400) -> str:
@@ -69,6 +73,69 @@ def parse_content(form: Mapping[str, object], settings: Settings, result: FormRe
     return content
 
 
+def parse_passphrase(form: Mapping[str, object], result: FormResult) -> str:
+    raw = form.get("passphrase")
+    passphrase = raw if isinstance(raw, str) else ""
+    result.values["passphrase"] = passphrase[: MAX_PASSPHRASE_CHARS * 2]
+    if len(passphrase) > MAX_PASSPHRASE_CHARS:
+        result.errors["passphrase"] = _(
+            "The passphrase is too long: at most %(limit)s characters.",
+            limit=MAX_PASSPHRASE_CHARS,
+        )
+    return passphrase
+
+
+def _b64u_field(form: Mapping[str, object], name: str, limit: int) -> bytes | None:
+    raw = form.get(name)
+    if not isinstance(raw, str) or not raw or len(raw) > limit:
+        return None
+    return crypto.b64u_decode(raw)
+
+
+def parse_browser_sealed(
+    form: Mapping[str, object], settings: Settings, result: FormResult
+) -> SealedSecret | None:
+    """The JS path's fields: ciphertext, nonce, format, proof, optional kdf_salt; no plaintext."""
+    # Safe Share counts characters; UTF-8 takes at most 4 bytes for one, plus GCM's tag.
+    max_bytes = settings.max_secret_chars * 4 + crypto.GCM_TAG_BYTES
+    raw_ciphertext = form.get("ciphertext")
+    if isinstance(raw_ciphertext, str) and len(raw_ciphertext) > (max_bytes * 4 + 2) // 3:
+        result.errors["content"] = _(
+            "The secret is too long: at most %(limit)s characters.",
+            limit=f"{settings.max_secret_chars:,}",
+        )
+        return None
+    if form.get("format") != str(crypto.FORMAT_V2):
+        result.errors["content"] = _(
+            "Your browser encrypted the secret in a format Safe Share does not know. "
+            "Reload the page and try again."
+        )
+        return None
+    ciphertext = _b64u_field(form, "ciphertext", (max_bytes * 4 + 2) // 3)
+    nonce = _b64u_field(form, "nonce", 16)
+    proof = _b64u_field(form, "proof", crypto.PROOF_TEXT_LENGTH)
+    has_salt = bool(form.get("kdf_salt"))
+    salt = _b64u_field(form, "kdf_salt", 24) if has_salt else None
+    if (
+        ciphertext is None
+        or len(ciphertext) < crypto.GCM_TAG_BYTES
+        or nonce is None
+        or len(nonce) != crypto.GCM_NONCE_BYTES
+        or proof is None
+        or len(proof) != crypto.PROOF_BYTES
+        or (has_salt and (salt is None or len(salt) != crypto.SALT_BYTES))
+    ):
+        result.errors["content"] = _(
+            "Your browser sent an encrypted secret Safe Share cannot read. "
+            "Reload the page and try again."
+        )
+        return None
+    if len(ciphertext) == crypto.GCM_TAG_BYTES:
+        result.errors["content"] = _("Type the secret you want to share.")
+        return None
+    return SealedSecret(crypto.Sealed(nonce, ciphertext), proof, salt)
+
+
 def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
     raw = _text(form, "expires_in", 20).strip() or str(int(DEFAULT_EXPIRY.total_seconds()))
     result.values["expires_in"] = raw
@@ -85,7 +152,14 @@ def parse_secret_form(
     form: Mapping[str, object], user: User, settings: Settings
 ) -> tuple[FormResult, SecretForm | None]:
     result = FormResult(values={})
-    content = parse_content(form, settings, result)
+    content: str | SealedSecret | None
+    passphrase = ""
+    if "ciphertext" in form:
+        # Encrypted in the browser: the server never sees the text, K or the passphrase.
+        content = parse_browser_sealed(form, settings, result)
+    else:
+        content = parse_content(form, settings, result)
+        passphrase = parse_passphrase(form, result)
     expires_in = parse_expiry(form, result)
 
     raw_views = _text(form, "max_views", 20).strip() or "1"
@@ -115,15 +189,40 @@ def parse_secret_form(
         else:
             recipient = Recipient(group=group)
 
-    if not result.ok:
+    if not result.ok or content is None:
         return result, None
-    return result, SecretForm(content, recipient, expires_in, max_views)
+    return result, SecretForm(content, recipient, expires_in, max_views, passphrase)
 
 
 def extract_key(raw: str) -> str:
     """Accept the bare key or the whole link pasted into the key field."""
     text = raw.strip()
     return text.rpartition("#")[2] if "#" in text else text
+
+
+@dataclass(frozen=True)
+class RevealForm:
+    proof: bytes | None  # JS path: the proof the browser derived (None when malformed)
+    by_proof: bool
+    link_key: bytes | None  # no-JS path: the pasted key (None when it is not a key)
+    passphrase: str
+    kdf_salt: bytes | None
+    passphrase_missing: bool
+
+
+def parse_reveal_form(form: Mapping[str, object]) -> RevealForm:
+    proof_text = _text(form, "proof", 100)
+    key_text = extract_key(_text(form, "key", 2000))
+    passphrase = _text(form, "passphrase", MAX_PASSPHRASE_CHARS)
+    salt = _b64u_field(form, "kdf_salt", 24)
+    return RevealForm(
+        proof=crypto.decode_proof(proof_text),
+        by_proof="proof" in form,
+        link_key=crypto.decode_key(key_text),
+        passphrase=passphrase,
+        kdf_salt=salt if salt is not None and len(salt) == crypto.SALT_BYTES else None,
+        passphrase_missing="kdf_salt" in form and not passphrase,
+    )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ _REASONS: dict[str, Callable[[], str]] = {
     "wrong_person": lambda: _("wrong person"),
     "wrong_key": lambda: _("wrong key"),
     "last_view": lambda: _("last view"),
+    "cannot_open": lambda: _("cannot be opened"),
 }
 _STATES: dict[str, Callable[[], str]] = {
     SecretState.WAITING.value: lambda: _("Waiting"),

@@ -39,6 +39,8 @@ class Rule:
     per_target: int | None = None  # per secret id or invitation token
     per_client: int | None = None  # per client address
     per_user: int | None = None  # per signed-in user (per client address when signed out)
+    # Count per_target per (target, person), so nobody can use up someone else's budget.
+    target_per_person: bool = False
 
 
 def rules_from_settings(settings: Settings) -> tuple[Rule, ...]:
@@ -48,8 +50,20 @@ def rules_from_settings(settings: Settings) -> tuple[Rule, ...]:
         "per_client": settings.rate_reveal_per_client,
     }
     return (
-        Rule("reveal", "POST", re.compile(r"^/s/([^/]+)/reveal/?$"), **reveal),
-        Rule("received-reveal", "POST", re.compile(r"^/received/([^/]+)/reveal/?$"), **reveal),
+        Rule(
+            "reveal",
+            "POST",
+            re.compile(r"^/s/([^/]+)/reveal/?$"),
+            **reveal,
+            target_per_person=True,
+        ),
+        Rule(
+            "received-reveal",
+            "POST",
+            re.compile(r"^/received/([^/]+)/reveal/?$"),
+            **reveal,
+            target_per_person=True,
+        ),
         Rule(
             "guest",
             "POST",
@@ -82,12 +96,15 @@ def counter_keys(
 ) -> list[tuple[str, int]]:
     """(counter key, limit) pairs for one request; values are hashed before they become keys."""
     keys: list[tuple[str, int]] = []
+    who = f"user:{user.sub}" if user is not None else f"client:{client}"
     if rule.per_target is not None and match.groups():
-        keys.append((f"{rule.name}:target:{_digest(match.group(1))}", rule.per_target))
+        # Reveals: someone holding only a secret's id must not be able to use up its
+        # recipient's attempts (a lockout), yet each person's guesses stay limited.
+        target = f"{match.group(1)}\0{who}" if rule.target_per_person else match.group(1)
+        keys.append((f"{rule.name}:target:{_digest(target)}", rule.per_target))
     if rule.per_client is not None:
         keys.append((f"{rule.name}:client:{_digest(client)}", rule.per_client))
     if rule.per_user is not None:
-        who = f"user:{user.sub}" if user is not None else f"client:{client}"
         keys.append((f"{rule.name}:who:{_digest(who)}", rule.per_user))
     return keys
 

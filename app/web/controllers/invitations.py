@@ -19,9 +19,9 @@ from app.auth.rules import may_invite
 from app.i18n import _
 from app.services import invitations
 from app.services.audit import ClientInfo, record
-from app.services.secrets import NotForYou, SecretUnavailable
+from app.services.secrets import CannotOpen, NotForYou, SecretUnavailable
 from app.settings import Settings
-from app.web.controllers.secrets import not_for_you, sign_in_required
+from app.web.controllers.secrets import cannot_open_page, not_for_you, sign_in_required
 from app.web.forms import FormResult, parse_guest_form, parse_invitation_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 
@@ -223,6 +223,8 @@ class InvitationController(Controller):
             return unavailable_page(request)
         except NotForYou:
             return not_for_you(request, INVITATIONS_PATH)
+        except CannotOpen:
+            return cannot_open_page(request)
         return render(
             request,
             "received_revealed.html",

@@ -16,7 +16,7 @@ from app.i18n import _
 from app.services import dashboard, secrets
 from app.services.audit import ClientInfo, record
 from app.settings import Settings
-from app.web.forms import extract_key, parse_secret_form
+from app.web.forms import parse_reveal_form, parse_secret_form
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -78,6 +78,7 @@ class SecretController(Controller):
         try:
             created = await secrets.create_secret(
                 content=form.content,
+                passphrase=form.passphrase,
                 recipient=form.recipient,
                 creator=user,
                 expires_in=form.expires_in,
@@ -125,7 +126,14 @@ class SecretController(Controller):
         if summary.is_waiting(now) and may_open(
             user, summary.recipient.email, summary.recipient.group
         ):
-            return render(request, "secret.html", secret=summary, key_error=None, now=now)
+            return render(
+                request,
+                "secret.html",
+                secret=summary,
+                key_error=None,
+                passphrase_error=None,
+                now=now,
+            )
         if is_creator:
             return render(request, "secret_status.html", secret=summary)
         if summary.is_waiting(now):
@@ -154,31 +162,32 @@ class SecretController(Controller):
     ) -> Template:
         if user is None:
             return sign_in_required(request, f"/s/{secret_id}")
-        raw_key = data.get("key")
-        key_text = extract_key(raw_key) if isinstance(raw_key, str) else ""
+        form = parse_reveal_form(data)
+        if form.passphrase_missing:
+            # Nothing tried, nothing spent: the form asks for what is missing.
+            return await _reveal_form_again(
+                request, secret_id, now, passphrase_error=_("Type the passphrase you were given.")
+            )
+        opener: secrets.Opener
+        if form.by_proof:
+            opener = secrets.ByProof(form.proof)
+        else:
+            stretched = None
+            if form.link_key is not None and form.kdf_salt is not None and form.passphrase:
+                stretched = await secrets.stretch_passphrase(form.passphrase, form.kdf_salt)
+            opener = secrets.ByLinkKey(form.link_key, stretched)
         try:
             revealed = await secrets.reveal_secret(
-                secret_id=secret_id, key_text=key_text or "", viewer=user, now=now, client=client
+                secret_id=secret_id, opener=opener, viewer=user, now=now, client=client
             )
         except secrets.SecretUnavailable:
             return unavailable_page(request)
         except secrets.NotForYou:
             return not_for_you(request, f"/s/{secret_id}")
+        except secrets.CannotOpen:
+            return cannot_open_page(request)
         except secrets.WrongKey:
-            summary = await secrets.find_secret(secret_id)
-            if summary is None:
-                return unavailable_page(request)
-            return render(
-                request,
-                "secret.html",
-                "fragments/reveal_form.html",
-                status_code=400,
-                secret=summary,
-                now=now,
-                key_error=_(
-                    "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
-                ),
-            )
+            return await _reveal_form_again(request, secret_id, now, wrong_key=True)
         return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
 
     @post("/s/{secret_id:str}/revoke", status_code=200)
@@ -202,6 +211,51 @@ class SecretController(Controller):
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
         return render(request, "secret_status.html", "fragments/secret_state.html", secret=summary)
+
+
+async def _reveal_form_again(
+    request: Request[Any, Any, Any],
+    secret_id: str,
+    now: datetime,
+    *,
+    wrong_key: bool = False,
+    passphrase_error: str | None = None,
+) -> Template:
+    summary = await secrets.find_secret(secret_id)
+    if summary is None:
+        return unavailable_page(request)
+    key_error = None
+    if wrong_key and summary.has_passphrase:
+        key_error = _(
+            "This key or passphrase does not open the secret. Check the passphrase, and copy the whole link, including the part after #, or paste the key you were sent."
+        )
+    elif wrong_key:
+        key_error = _(
+            "This key does not open the secret. Copy the whole link, including the part after #, or paste the key you were sent."
+        )
+    return render(
+        request,
+        "secret.html",
+        "fragments/reveal_form.html",
+        status_code=400,
+        secret=summary,
+        now=now,
+        key_error=key_error,
+        passphrase_error=passphrase_error,
+    )
+
+
+def cannot_open_page(request: Request[Any, Any, Any]) -> Template:
+    return error_page(
+        request,
+        422,
+        _("This secret cannot be opened"),
+        _(
+            "Its stored encrypted data is damaged or in a format this version of Safe Share "
+            "does not know. It was not counted as opened. Ask the person who sent it to share "
+            "it again."
+        ),
+    )
 
 
 def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
