@@ -55,6 +55,9 @@ class Secret(Table, tablename="secret"):
     opened_at = Timestamptz(null=True, default=None)
     opened_by = Varchar(length=320, null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
+    # The creator's private note ("VPN for ticket 4711"): only on their own list and trail,
+    # never on the link page, to the recipient or in audit rows.
+    label = Varchar(length=200, default="")
 
 
 class Invitation(Table, tablename="invitation"):

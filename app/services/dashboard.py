@@ -72,6 +72,7 @@ class OwnedSecret:
     opened_by: str | None
     has_passphrase: bool = False  # that it has one; the passphrase itself is never stored
     encrypted_in_browser: bool = False
+    label: str = ""  # the creator's private note: this view is the creator's own
 
     def state(self, now: datetime) -> SecretState:
         # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
@@ -106,6 +107,7 @@ _OWNED_COLUMNS = (
     Secret.opened_by,
     Secret.kdf_salt,
     Secret.encrypted_by,
+    Secret.label,
 )
 
 
@@ -123,6 +125,7 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         opened_by=row["opened_by"],
         has_passphrase=row["kdf_salt"] is not None,
         encrypted_in_browser=row["encrypted_by"] == "browser",
+        label=row["label"] or "",
     )
 
 

@@ -202,6 +202,7 @@ async def create_secret(
     max_views: int,
     now: datetime,
     client: ClientInfo,
+    label: str = "",
 ) -> CreatedSecret:
     """`content` is the plaintext (no JS: sealed here) or what the browser sealed (JS)."""
     check_may_address(creator, recipient)
@@ -232,6 +233,7 @@ async def create_secret(
                 views_left=max_views,
                 created_at=now,
                 expires_at=expires_at,
+                label=label,  # private: not in the audit row below
             )
         )
         await audit.record(

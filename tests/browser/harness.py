@@ -155,6 +155,7 @@ class Person:
         recipient_group: str | None = None,
         max_views: int = 1,
         expires_in: str = "1 day",
+        label: str | None = None,
     ) -> str:
         """Fill in the home page's form and return the link, read from its read-only field."""
         await page.get_by_label("Secret", exact=True).fill(content)
@@ -164,6 +165,8 @@ class Person:
             await page.get_by_label(recipient_group, exact=True).check()
         await page.get_by_label("Expires after").select_option(label=expires_in)
         await page.get_by_label("Can be opened").select_option(str(max_views))
+        if label is not None:
+            await page.get_by_label("Private label (optional)").fill(label)
         await self.press(page.get_by_role("button", name="Create secret link"))
         link_field = page.get_by_label("Link to send")
         await expect(link_field).to_be_visible()

@@ -6,6 +6,7 @@ import itertools
 import re
 import secrets
 
+import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
@@ -17,6 +18,7 @@ from tests.browser.harness import (
     Person,
     Setup,
     Shots,
+    Site,
     audit_actions,
     secret_id,
     set_claims,
@@ -41,6 +43,17 @@ async def staff_shares(new_person: NewPerson, content: str = "db: s3cr3t") -> tu
     page = await alice.home()
     link = await alice.create_secret(page, content, recipient_email=CUSTOMER)
     return alice, link
+
+
+async def audit_text(site: Site, secret: str) -> str:
+    """Every column of every audit row about this secret, as one text."""
+    connection = await asyncpg.connect(site.database_url)
+    try:
+        rows = await connection.fetch("SELECT * FROM audit_event WHERE secret_id = $1", secret)
+    finally:
+        await connection.close()
+    assert rows
+    return repr([dict(row) for row in rows])
 
 
 async def border(page: Page, selector: str) -> tuple[str, str]:
@@ -93,6 +106,23 @@ async def test_a_wrong_key_field_has_the_error_border(new_person: NewPerson) -> 
         " document.body.append(p); const c = getComputedStyle(p).color; p.remove(); return c; }"
     )
     assert color == danger
+
+
+# 3. After a reveal in place, the heading no longer says the secret is waiting.
+@one_setup(DESKTOP, PHONE)
+async def test_heading_follows_an_in_place_reveal(new_person: NewPerson) -> None:
+    _alice, link = await staff_shares(new_person, "heading follows")
+    bob = await new_person(CUSTOMER, signed_in=True)
+    page = await bob.open(link)
+    waiting = page.get_by_role("heading", name="A secret is waiting for you")
+    await expect(waiting).to_be_visible()
+    await page.evaluate("() => { window.safeShareSamePage = true; }")
+    await expect(await bob.reveal(page, link)).to_have_text("heading follows")
+    assert await page.evaluate("() => window.safeShareSamePage === true")  # swapped in place
+    await expect(waiting).to_have_count(0)
+    await expect(page.get_by_text("It expires")).to_have_count(0)
+    await expect(page.get_by_role("heading", name="Your secret", exact=True)).to_be_visible()
+    await expect(page.locator("h1")).to_have_count(1)
 
 
 # 4. The header does not read "Safe Share Share".
@@ -197,6 +227,34 @@ async def test_invitations_cards_are_spaced_and_states_are_not_links(
     link_color = await a_link.evaluate("a => getComputedStyle(a).color")
     assert await state.evaluate("e => getComputedStyle(e).color") != link_color
     assert ZONE_NAME.search(await state.inner_text())
+
+
+# 8. A private label tells the creator's secrets apart; nobody else ever sees it.
+@one_setup(DESKTOP, NO_JAVASCRIPT)
+async def test_private_label_is_shown_only_to_the_creator(new_person: NewPerson) -> None:
+    tag = secrets.token_hex(3)  # the site is shared by set-ups and tests
+    labels = [f"VPN for ticket 4711 {tag}", f"Wi-Fi for the demo room {tag}"]
+    alice = await new_person(STAFF, signed_in=True)
+    links = []
+    for label in labels:
+        page = await alice.home()
+        links.append(
+            await alice.create_secret(page, "same customer", recipient_email=CUSTOMER, label=label)
+        )
+
+    page = await alice.open(alice.site.base_url + "/dashboard")
+    for label, link in zip(labels, links, strict=True):
+        await expect(page.locator(f"#secret-{secret_id(link)}")).to_contain_text(label)
+    page = await alice.open(f"{alice.site.base_url}/dashboard/secrets/{secret_id(links[0])}/trail")
+    await expect(page.get_by_text(labels[0])).to_be_visible()
+
+    bob = await new_person(CUSTOMER, signed_in=True)
+    page = await bob.open(links[0])
+    await expect(page.get_by_role("heading", name="A secret is waiting for you")).to_be_visible()
+    assert tag not in await page.content()
+    await expect(await bob.reveal(page, links[0])).to_have_text("same customer")
+    assert tag not in await page.content()
+    assert tag not in await audit_text(alice.site, secret_id(links[0]))
 
 
 # 9. Revoking asks first: inline with scripts, on a page of its own without; "No" changes nothing.

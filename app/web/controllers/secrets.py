@@ -85,6 +85,7 @@ class SecretController(Controller):
                 max_views=form.max_views,
                 now=now,
                 client=client,
+                label=form.label,
             )
         except NotAllowed:
             return error_page(
@@ -188,7 +189,9 @@ class SecretController(Controller):
             return cannot_open_page(request)
         except secrets.WrongKey:
             return await _reveal_form_again(request, secret_id, now, wrong_key=True)
-        return render(request, "revealed.html", "fragments/revealed.html", revealed=revealed)
+        return render(
+            request, "revealed.html", "fragments/revealed.html", revealed=revealed, in_place=True
+        )
 
     @post("/s/{secret_id:str}/revoke", status_code=200)
     async def revoke(
