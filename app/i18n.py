@@ -79,15 +79,22 @@ def negotiate_language(
     """An account's locale wins, then the visitor's choice, then the browser's first fit."""
     supported = tuple(supported)
     for candidate in (account, chosen):
-        if candidate:
-            base = candidate.replace("_", "-").split("-")[0].lower()
-            if base in supported:
-                return base
+        offered = offered_language(candidate, supported)
+        if offered:
+            return offered
     for tag in _accept_language_tags(accept_language or ""):
         base = tag.split("-")[0].lower()
         if base in supported:
             return base
     return supported[0] if supported else DEFAULT_LANGUAGE
+
+
+def offered_language(tag: str | None, supported: Iterable[str]) -> str | None:
+    """The offered language a tag like `de-AT` or `nl_BE` stands for, if any."""
+    if not tag:
+        return None
+    base = tag.replace("_", "-").split("-")[0].lower()
+    return base if base in tuple(supported) else None
 
 
 def _accept_language_tags(header: str) -> list[str]:
@@ -123,13 +130,24 @@ def valid_timezone(name: str | None, fallback: str) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    zone = ZoneInfo(current_timezone.get())
-    return format_datetime(moment.astimezone(zone), "medium", locale=current_language.get())
+    """Date and time with the zone's short name (CET, JST), since browser and default zones differ."""
+    local = moment.astimezone(ZoneInfo(current_timezone.get()))
+    zone_name = local.tzname() or ""
+    if zone_name.startswith(("+", "-")):  # zones without an abbreviation give "-03"
+        zone_name = f"UTC{zone_name}"
+    text = format_datetime(local, "medium", locale=current_language.get())
+    return f"{text} {zone_name}".rstrip()
 
 
-def format_relative(moment: datetime, now: datetime) -> str:
+def format_relative(moment: datetime, now: datetime, *, past: bool = False) -> str:
+    # A past event (past=True) never reads "in …", however close to now.
+    delta = moment - now
+    if past and delta > timedelta(0):
+        delta = timedelta(0)  # another process's clock ran slightly ahead
+    if abs(delta) < timedelta(seconds=1):
+        return gettext("just now")
     return format_timedelta(
-        moment - now,
+        delta,
         add_direction=True,
         threshold=1.0,
         locale=current_language.get(),

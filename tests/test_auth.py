@@ -100,6 +100,31 @@ async def test_sign_out_ends_the_session_at_the_provider_too(
     assert STAFF not in (await client.get("/")).text
 
 
+@pytest.mark.parametrize(
+    ("back_to", "expected_next"),
+    [("/s/AbCdEfGhIjKlMnOpQrStUv", "/s/AbCdEfGhIjKlMnOpQrStUv"), ("//evil.example/x", "/")],
+)
+async def test_signing_in_with_another_account_ends_the_session_and_asks_again(
+    client: httpx.AsyncClient, issuer: str, back_to: str, expected_next: str
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    out = await client.post(
+        "/auth/logout", data={"next": back_to}, headers=csrf_headers(client), follow_redirects=False
+    )
+    assert out.status_code == 303
+    assert out.headers["location"] == "/auth/login?" + urlencode(
+        {"next": expected_next, "prompt": "login"}
+    )
+    assert STAFF not in (await client.get("/")).text
+    # The provider is asked to authenticate again, not to reuse its own session.
+    start = await client.get(out.headers["location"], follow_redirects=False)
+    assert start.status_code == 302
+    assert parse_qs(urlsplit(start.headers["location"]).query)["prompt"] == ["login"]
+    plain = await client.get("/auth/login", params={"prompt": "none"}, follow_redirects=False)
+    assert "prompt" not in parse_qs(urlsplit(plain.headers["location"]).query)
+
+
 async def _start(client: httpx.AsyncClient) -> str:
     start = await client.get("/auth/login", params={"next": "/"}, follow_redirects=False)
     return start.headers["location"]

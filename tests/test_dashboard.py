@@ -328,3 +328,64 @@ async def test_nav_offers_invitations_to_staff_and_audit_to_auditors_only(
     assert 'href="/dashboard"' in customer_page
     assert 'href="/invitations"' not in customer_page
     assert 'href="/audit"' not in customer_page
+
+
+async def test_revoke_confirmation_changes_nothing_and_is_the_creators_only(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    alice = await signed_in(new_client, issuer, ALICE)
+    carol = await signed_in(new_client, issuer, CAROL)
+    secret_id, _key = await create_secret(alice, recipient_email=BOB)
+    question = f"/dashboard/secrets/{secret_id}/revoke"
+
+    page = await alice.get(question)  # without scripts: a page of its own
+    assert page.status_code == 200
+    assert "<html" in page.text
+    assert "Really revoke?" in page.text
+    assert f'action="/s/{secret_id}/revoke"' in page.text
+    inline = await alice.get(question, headers={"hx-request": "true"})  # htmx: the row asks
+    assert inline.status_code == 200
+    assert inline.text.lstrip().startswith(f'<li id="secret-{secret_id}"')
+    assert "Really revoke?" in inline.text
+    kept = await alice.get(f"/dashboard/secrets/{secret_id}", headers={"hx-request": "true"})
+    assert kept.status_code == 200
+    assert "Really revoke?" not in kept.text
+    assert "Revoke</button>" in kept.text
+    back = await alice.get(f"/dashboard/secrets/{secret_id}")
+    assert back.status_code == 303
+    assert back.headers["location"] == f"/dashboard#secret-{secret_id}"
+
+    for path in (question, f"/dashboard/secrets/{secret_id}"):
+        assert (await carol.get(path)).status_code == 404
+    row = await Secret.select(Secret.state).where(Secret.id == secret_id).first()
+    assert row == {"state": "waiting"}
+    assert await AuditEvent.count().where(AuditEvent.action == "secret.revoked") == 0
+
+
+async def test_private_label_is_the_creators_only(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    alice = await signed_in(new_client, issuer, ALICE)
+    bob = await signed_in(new_client, issuer, BOB)
+    label = "VPN for ticket 4711"
+    await prime_csrf(alice)
+    data = {"content": "s3cret", "recipient_email": BOB, "label": f" {label}\n"}
+    created = await alice.post("/secrets", data=data, headers=csrf_headers(alice, False))
+    assert created.status_code == 200
+    secret_id = ROW_ID.search((await alice.get("/dashboard")).text)
+    assert secret_id
+    sid = secret_id.group(1)
+    assert label in (await alice.get("/dashboard")).text
+    assert label in (await alice.get(f"/dashboard/secrets/{sid}/trail")).text
+    link_page = await bob.get(f"/s/{sid}")
+    assert link_page.status_code == 200
+    assert label not in link_page.text
+    audit = await AuditEvent.select().where(AuditEvent.secret_id == sid)
+    assert audit
+    assert label not in repr(audit)
+
+    too_long = {**data, "label": "x" * 201}
+    refused = await alice.post("/secrets", data=too_long, headers=csrf_headers(alice, False))
+    assert refused.status_code == 400
+    assert "The label is too long" in refused.text
+    assert "s3cret" in refused.text  # nothing typed is lost

@@ -400,10 +400,10 @@ async def test_htmx_fragments_are_translated_too(
 @pytest.mark.parametrize(
     ("language", "zone", "moment", "relative_in_a_day", "relative_ago"),
     [
-        ("en", "Europe/Amsterdam", "Jan 6, 2026, 10:00:00\u202fAM", "in 1 day", "3 hours ago"),
-        ("nl", "Europe/Amsterdam", "6 jan 2026, 10:00:00", "over 1 dag", "3 uur geleden"),
-        ("de", "Europe/Amsterdam", "06.01.2026, 10:00:00", "in 1 Tag", "vor 3 Stunden"),
-        ("de", "America/New_York", "06.01.2026, 04:00:00", "in 1 Tag", "vor 3 Stunden"),
+        ("en", "Europe/Amsterdam", "Jan 6, 2026, 10:00:00\u202fAM CET", "in 1 day", "3 hours ago"),
+        ("nl", "Europe/Amsterdam", "6 jan 2026, 10:00:00 CET", "over 1 dag", "3 uur geleden"),
+        ("de", "Europe/Amsterdam", "06.01.2026, 10:00:00 CET", "in 1 Tag", "vor 3 Stunden"),
+        ("de", "America/New_York", "06.01.2026, 04:00:00 EST", "in 1 Tag", "vor 3 Stunden"),
     ],
 )
 def test_dates_and_relative_times_follow_language_and_zone(
@@ -421,6 +421,39 @@ def test_dates_and_relative_times_follow_language_and_zone(
         i18n.current_timezone.reset(zone_token)
 
 
+@pytest.mark.parametrize(
+    ("zone", "expected"),
+    [("Europe/Amsterdam", "CEST"), ("Asia/Tokyo", "JST"), ("America/Sao_Paulo", "UTC-03")],
+)
+def test_absolute_times_name_their_zone(zone: str, expected: str) -> None:
+    zone_token = i18n.current_timezone.set(zone)
+    try:
+        assert i18n.format_time(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)).endswith(f" {expected}")
+    finally:
+        i18n.current_timezone.reset(zone_token)
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "just now"), ("de", "gerade eben")])
+def test_a_past_event_never_reads_as_future(language: str, expected: str) -> None:
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    language_token = i18n.current_language.set(language)
+    try:
+        assert i18n.format_relative(now, now) == expected
+        # Another process's clock a little ahead: a past event still is past.
+        assert i18n.format_relative(now + timedelta(seconds=5), now, past=True) == expected
+        assert i18n.format_relative(now - timedelta(seconds=5), now, past=True) != expected
+    finally:
+        i18n.current_language.reset(language_token)
+
+
+def test_account_language_not_offered_falls_back_to_the_choice_then_the_browser() -> None:
+    offered = ("en", "nl", "de")
+    assert i18n.offered_language("fr-FR", offered) is None
+    assert i18n.offered_language("de_AT", offered) == "de"
+    assert i18n.negotiate_language(offered, account="fr", accept_language="fr,de;q=0.5") == "de"
+    assert i18n.negotiate_language(offered, account="fr", chosen="nl", accept_language="de") == "nl"
+
+
 async def test_pages_show_times_in_the_language_and_zone_of_the_visitor(
     client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
@@ -433,11 +466,11 @@ async def test_pages_show_times_in_the_language_and_zone_of_the_visitor(
     secret_id, _key = await create_secret(client, recipient_email=CUSTOMER)
     status = await client.get(f"/s/{secret_id}")
     # Frozen clock: created 2026-01-05 09:00 UTC, expires a day later; Tokyo is UTC+9.
-    assert "Erstellt am 05.01.2026, 18:00:00." in status.text
-    assert "bis 06.01.2026, 18:00:00." in status.text
+    assert "Erstellt am 05.01.2026, 18:00:00 JST." in status.text
+    assert "bis 06.01.2026, 18:00:00 JST." in status.text
     secret = await customer.get(f"/s/{secret_id}")
     assert "Het verloopt over 1 dag." in secret.text
-    assert 'title="6 jan 2026, 04:00:00"' in secret.text
+    assert 'title="6 jan 2026, 04:00:00 EST"' in secret.text
 
 
 # --- adding a language -------------------------------------------------------------------

@@ -60,6 +60,9 @@ class Secret(Table, tablename="secret"):
     opened_at = Timestamptz(null=True, default=None)
     opened_by = Varchar(length=320, null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
+    # The creator's private note ("VPN for ticket 4711"): only on their own list and trail,
+    # never on the link page, to the recipient or in audit rows.
+    label = Varchar(length=200, default="")
     # A file, when the secret has one: its plaintext size (shown before reveal), its sealed
     # name and type, and its chunks' nonce prefix; the chunks live in secret_chunk.
     file_size = BigInt(null=True, default=None)

@@ -73,6 +73,7 @@ class OwnedSecret:
     file_size: int | None = None  # shown as "file, 2.3 MB"; the name is encrypted
     has_passphrase: bool = False  # that it has one; the passphrase itself is never stored
     encrypted_in_browser: bool = False
+    label: str = ""  # the creator's private note: this view is the creator's own
 
     def state(self, now: datetime) -> SecretState:
         # Expiry counts from the moment it passes, whether or not the sweeper has run yet.
@@ -108,6 +109,7 @@ _OWNED_COLUMNS = (
     Secret.file_size,
     Secret.kdf_salt,
     Secret.encrypted_by,
+    Secret.label,
 )
 
 
@@ -126,6 +128,7 @@ def _owned(row: dict[str, Any]) -> OwnedSecret:
         file_size=row["file_size"],
         has_passphrase=row["kdf_salt"] is not None,
         encrypted_in_browser=row["encrypted_by"] == "browser",
+        label=row["label"] or "",
     )
 
 

@@ -253,6 +253,7 @@ async def create_secret(
     client: ClientInfo,
     server_keys: ServerKeys | None = None,
     file: files.SpooledFile | None = None,
+    label: str = "",
 ) -> CreatedSecret:
     """`content` is the plaintext (no JS: sealed here) or what the browser sealed (JS); a file
     comes sealed already (under `server_keys`, or by the browser), its text may be empty."""
@@ -287,6 +288,7 @@ async def create_secret(
                 views_left=max_views,
                 created_at=now,
                 expires_at=expires_at,
+                label=label,  # private: not in the audit row below
             )
         )
         if file is not None:

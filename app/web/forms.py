@@ -45,6 +45,7 @@ class SecretForm:
     expires_in: timedelta
     max_views: int
     passphrase: str = ""  # no-JS path only: the browser never sends it
+    label: str = ""  # the creator's private note
 
 
 def _text(form: Mapping[str, object], name: str, limit: int = 400) -> str:
@@ -220,12 +221,13 @@ def parse_secret_form(
         else:
             recipient = Recipient(group=group)
 
+    label = parse_label(form, result)
     if not result.ok or content is None:
         if file is FileStatus.ATTACHED:
             # A refused form keeps what was typed, but a file input cannot be filled again.
             result.errors["file"] = _("Choose the file again: it was not kept.")
         return result, None
-    return result, SecretForm(content, recipient, expires_in, max_views, passphrase)
+    return result, SecretForm(content, recipient, expires_in, max_views, passphrase, label)
 
 
 def extract_key(raw: str) -> str:
@@ -265,17 +267,23 @@ class InvitationForm:
     expires_in: timedelta
 
 
-def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, InvitationForm | None]:
-    result = FormResult(values={})
+def parse_label(form: Mapping[str, object], result: FormResult) -> str:
+    """An optional private label (invitations, secrets): one line of plain text."""
     raw_label = _text(form, "label", invitations.MAX_LABEL_CHARS * 2)
     result.values["label"] = raw_label
-    # One line of plain text: control characters (line breaks included) become spaces.
+    # Control characters (line breaks included) become spaces.
     label = " ".join("".join(c if c.isprintable() else " " for c in raw_label).split())
     if len(label) > invitations.MAX_LABEL_CHARS:
         result.errors["label"] = _(
             "The label is too long: at most %(limit)s characters.",
             limit=invitations.MAX_LABEL_CHARS,
         )
+    return label
+
+
+def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, InvitationForm | None]:
+    result = FormResult(values={})
+    label = parse_label(form, result)
     default = str(int(invitations.DEFAULT_EXPIRY.total_seconds()))
     raw_expiry = _text(form, "expires_in", 20).strip() or default
     result.values["expires_in"] = raw_expiry

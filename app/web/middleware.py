@@ -107,6 +107,10 @@ def _apply_context(
         accept_language=_header(scope, b"accept-language"),
     )
     state["language"] = language
+    # The picker hides only when the account's own language is offered (and so wins).
+    state["account_language"] = bool(
+        user and i18n.offered_language(user.locale, settings.languages)
+    )
     zone = i18n.valid_timezone(
         (user.zoneinfo if user else None) or cookies.get(TIMEZONE_COOKIE),
         settings.default_timezone,

@@ -45,12 +45,13 @@ class Setup:
     viewport: dict[str, int]
     javascript: bool = True
     phone: bool = False
+    locale: str = "en-GB"  # the browser's language (Accept-Language)
 
     def context_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "viewport": self.viewport,
             "java_script_enabled": self.javascript,
-            "locale": "en-GB",
+            "locale": self.locale,
             "timezone_id": "Europe/Amsterdam",
         }
         if self.phone:
@@ -127,8 +128,16 @@ class Person:
         await page.locator("input[name=sub]").fill(self.email)
         await self.press(page.get_by_role("button", name="Authorize"))
         await page.wait_for_url(self.site.base_url + back_to)
-        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
         return page
+
+    async def open_account_menu(self, page: Page) -> Locator:
+        """The header's account menu (a <details>: works with and without scripts), opened."""
+        menu = page.locator("#account-menu")
+        if await menu.get_attribute("open") is None:
+            await self.press(menu.locator("summary"))
+        await expect(menu.locator("form[action='/auth/logout'] button")).to_be_visible()
+        return menu
 
     async def press(self, target: Locator) -> None:
         """A tap on a phone, a click elsewhere."""
@@ -146,6 +155,7 @@ class Person:
         recipient_group: str | None = None,
         max_views: int = 1,
         expires_in: str = "1 day",
+        label: str | None = None,
     ) -> str:
         """Fill in the home page's form and return the link, read from its read-only field."""
         await page.get_by_label("Secret", exact=True).fill(content)
@@ -155,6 +165,8 @@ class Person:
             await page.get_by_label(recipient_group, exact=True).check()
         await page.get_by_label("Expires after").select_option(label=expires_in)
         await page.get_by_label("Can be opened").select_option(str(max_views))
+        if label is not None:
+            await page.get_by_label("Private label (optional)").fill(label)
         await self.press(page.get_by_role("button", name="Create secret link"))
         link_field = page.get_by_label("Link to send")
         await expect(link_field).to_be_visible()
@@ -175,14 +187,18 @@ class Person:
         return page.locator("#secret-content")
 
 
-async def set_claims(site: Site, email: str, groups: list[str] | None = None) -> None:
+async def set_claims(
+    site: Site, email: str, groups: list[str] | None = None, *, locale: str | None = None
+) -> None:
     """Pre-set what the provider will say about this person: a verified email, their groups."""
-    claims = {
+    claims: dict[str, Any] = {
         "email": email,
         "email_verified": True,
         "name": email.split("@", maxsplit=1)[0].title(),
         "groups": groups or [],
     }
+    if locale is not None:
+        claims["locale"] = locale
     async with httpx.AsyncClient() as provider:
         response = await provider.put(f"{site.issuer}/users/{email}", json=claims)
         response.raise_for_status()

@@ -26,6 +26,7 @@ async def test_creator_revokes_a_secret_in_place_from_the_dashboard(
     row = page.locator(f"#secret-{sid}")
     await expect(row.get_by_text("Waiting")).to_be_visible()
     await alice.press(row.get_by_role("button", name="Revoke"))
+    await alice.press(page.get_by_role("button", name="Yes, revoke"))
     row = page.locator(f"#secret-{sid}")
     await expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
     await expect(row.get_by_text("Revoked", exact=False).first).to_be_visible()

@@ -6,10 +6,12 @@ import hmac
 import logging
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import Parameter
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User, user_from_claims
@@ -59,6 +61,8 @@ def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
         headers={"Retry-After": "60"},
     )
 
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
 
 def safe_next(path: str | None) -> str:
     """Only same-site paths: an open redirect would hand our sign-in to someone else's page."""
@@ -86,13 +90,22 @@ class AuthController(Controller):
 
     @get("/login")
     async def login(
-        self, request: Request[Any, Any, Any], settings: Settings, next: str | None = None
+        self,
+        request: Request[Any, Any, Any],
+        settings: Settings,
+        next: str | None = None,
+        prompt: str | None = None,
     ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         force_login = request.cookies.get(REAUTH_COOKIE) == "1"
         try:
-            start = await oidc.start(f"{settings.base_url}/auth/callback", force_login=force_login)
+            # "Sign in with another account" (prompt=login) or a provider whose session outlived
+            # sign-out: the provider must ask again, not reuse its session.
+            start = await oidc.start(
+                f"{settings.base_url}/auth/callback",
+                force_login=force_login or prompt == "login",
+            )
             await sessions.save_pending_login(
                 start.state,
                 {
@@ -183,11 +196,12 @@ class AuthController(Controller):
 
     @post("/logout", status_code=303)
     async def logout(
-        self, request: Request[Any, Any, Any], settings: Settings
+        self, request: Request[Any, Any, Any], settings: Settings, data: Form
     ) -> Redirect | Template:
         oidc: OidcClient = request.app.state.oidc
         sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
+        back_to = data.get("next")
         target = None
         if session is not None:
             try:
@@ -195,9 +209,14 @@ class AuthController(Controller):
             except StoreUnavailable:
                 # Redis would bring the session back: say so rather than pretend.
                 return sign_out_unfinished(request)
-            target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
+            if not isinstance(back_to, str):
+                target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
         # A __Host- cookie is only cleared by a Set-Cookie that is Secure, like the original.
         cookies = [_cookie(settings, sessions.cookie_name, "", 0)]
+        if isinstance(back_to, str):
+            # Signing in as someone else: straight back to sign-in, then to the same page.
+            query = urlencode({"next": safe_next(back_to), "prompt": "login"})
+            return Redirect(f"/auth/login?{query}", status_code=303, cookies=cookies)
         if target is None:
             # The provider's own session may live on: make the next sign-in ask for a password.
             cookies.append(_cookie(settings, REAUTH_COOKIE, "1", REAUTH_SECONDS, "/auth"))

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from app.auth.identity import User
 from app.i18n import _
 from app.services import dashboard
 from app.web.controllers.secrets import sign_in_required
-from app.web.responses import error_page, render
+from app.web.responses import error_page, is_htmx, render
 
 
 def bad_page_link(request: Request[Any, Any, Any]) -> Template:
@@ -77,4 +77,52 @@ class DashboardController(Controller):
             secret=secret,
             events=events,
             now=now,
+        )
+
+    @get("/secrets/{secret_id:str}/revoke")
+    async def confirm_revoke(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        user: User | None,
+        now: datetime,
+    ) -> Template:
+        """Asks before revoking; changes nothing (the POST to /s/<id>/revoke does)."""
+        if user is None:
+            return sign_in_required(request, "/dashboard")
+        secret = await dashboard.find_my_secret(user, secret_id)
+        if secret is None:
+            return not_found(request)
+        return render(
+            request,
+            "revoke_confirm.html",
+            "fragments/dashboard_row.html",
+            secret=secret,
+            now=now,
+            confirming=True,
+        )
+
+    @get("/secrets/{secret_id:str}")
+    async def row(
+        self,
+        request: Request[Any, Any, Any],
+        secret_id: str,
+        user: User | None,
+        now: datetime,
+    ) -> Template | Redirect:
+        """One row of "My secrets" for htmx ("No, keep it"); the list itself otherwise."""
+        if user is None:
+            return sign_in_required(request, "/dashboard")
+        secret = await dashboard.find_my_secret(user, secret_id)
+        if secret is None:
+            return not_found(request)
+        if not is_htmx(request):
+            return Redirect(f"/dashboard#secret-{secret_id}", status_code=303)
+        return render(
+            request,
+            "dashboard.html",
+            "fragments/dashboard_row.html",
+            secret=secret,
+            now=now,
+            swapped=True,
         )

@@ -273,7 +273,7 @@ class InvitationController(Controller):
         except SecretUnavailable:
             return unavailable_page(request)
         except NotForYou:
-            return not_for_you(request)
+            return not_for_you(request, INVITATIONS_PATH)
         except CannotOpen:
             return cannot_open_page(request)
         if revealed.file is not None and not revealed.content and not is_htmx(request):

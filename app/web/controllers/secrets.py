@@ -136,6 +136,7 @@ class SecretController(Controller):
                 client=client,
                 server_keys=server_keys,
                 file=received.file,
+                label=form.label,
             )
         except NotAllowed:
             return error_page(
@@ -203,7 +204,7 @@ class SecretController(Controller):
                 reason="wrong_person",
                 within=REPEAT_COALESCE,
             )
-            return not_for_you(request)
+            return not_for_you(request, f"/s/{secret_id}")
         return unavailable_page(request)
 
     @post("/s/{secret_id:str}/reveal", status_code=200)
@@ -239,7 +240,7 @@ class SecretController(Controller):
         except secrets.SecretUnavailable:
             return unavailable_page(request)
         except secrets.NotForYou:
-            return not_for_you(request)
+            return not_for_you(request, f"/s/{secret_id}")
         except secrets.CannotOpen:
             return cannot_open_page(request)
         except secrets.WrongKey:
@@ -253,6 +254,7 @@ class SecretController(Controller):
             "revealed.html",
             "fragments/revealed.html",
             revealed=revealed,
+            in_place=True,
             download_action=f"/s/{secret_id}/file",
             key=data.get("key") if file is not None and file.file_key is not None else None,
             passphrase=form.passphrase if file is not None and file.file_key is not None else "",
@@ -388,13 +390,17 @@ async def _dashboard_row(
     )
 
 
-def not_for_you(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
+def not_for_you(request: Request[Any, Any, Any], back_to: str) -> Template:
+    return render(
         request,
-        403,
-        _("This secret is meant for someone else"),
-        _(
+        "error.html",
+        "fragments/message.html",
+        status_code=403,
+        title=_("This secret is meant for someone else"),
+        message=_(
             "You are signed in, but not as the person or team this secret was shared with. "
             "If it should be for you, sign out and sign in with the right account."
         ),
+        # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
+        switch_account_to=back_to,
     )
