@@ -130,6 +130,7 @@ def test_production_refuses_a_short_client_secret(tmp_path: Path) -> None:
         "SAFE_SHARE_OIDC_ISSUER": "https://id.example.com",
         "SAFE_SHARE_OIDC_CLIENT_ID": "safe-share",
         "SAFE_SHARE_OIDC_CLIENT_SECRET": "short",
+        "SAFE_SHARE_REDIS_URL": "redis://redis:6379/0",
         "SAFE_SHARE_BASE_URL": "https://share.example.com",
     }
     # HS256 ID tokens are signed with it: a short one could be guessed offline.
