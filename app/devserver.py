@@ -57,6 +57,8 @@ def main() -> None:
             port=8000,
             log_level="info",
             access_log=False,
+            loop="uvloop",
+            http="httptools",
         )
 
 

@@ -71,6 +71,7 @@ class Options:
     redis_url: str
     app_redis_db: int
     snappass_redis_db: int
+    profile: bool
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -130,6 +131,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="repeat the whole sweep; report each measurement's median round (default 3)",
     )
     parser.add_argument("--note", default="", help="free text saved with the results")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record each Safe Share server during its timed runs (results/profiles/)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     # Not 9 and 10, which the test suites use.
     parser.add_argument("--app-redis-db", type=int, default=11)
@@ -169,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         redis_url=args.redis_url.rstrip("/"),
         app_redis_db=args.app_redis_db,
         snappass_redis_db=args.snappass_redis_db,
+        profile=args.profile,
     )
 
 
@@ -197,6 +204,10 @@ def uvicorn_argv(factory: str, port: int, *, own_access_log: bool) -> list[str]:
         "info",
         "--proxy-headers",
         "--no-server-header",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
         *(["--no-access-log"] if own_access_log else []),
     ]
 
@@ -440,10 +451,35 @@ class Runner:
             await wrk(script, self.opts.warmup)
         monitor = target.server.monitor
         assert monitor is not None
+        profiler = self.start_profiler(target, workload, concurrency)
         monitor.start_window()
         summary = await wrk(script, self.opts.duration)
         peak = monitor.end_window()
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, 60)
         return report.Row(target.name, workload, concurrency, summary, peak / 2**20)
+
+    def start_profiler(
+        self, target: Target, workload: str, concurrency: int
+    ) -> subprocess.Popen[bytes] | None:
+        """py-spy's sampled stacks of the server process for the timed run, in a file that
+        `python -m benchmarks.profile` sums up."""
+        proc = target.server.proc
+        if not self.opts.profile or target.identities is None or proc is None:
+            return None
+        out = self.opts.results_dir / "profiles" / f"{target.name}-{workload}-c{concurrency}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--rate",
+            "200",
+        ]
+        argv += ["-d", str(max(1, round(self.opts.duration))), "-p", str(proc.pid), "-o", str(out)]
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def pool_per_user(self, target: str, concurrency: int) -> int:
         round_trip = [
