@@ -11,15 +11,16 @@ from urllib.parse import urlsplit
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
+from app.db.sqlite import OneWriterSQLiteEngine
 from app.db.tables import TABLES, Secret
 
 
 def create_engine(database_url: str) -> Engine[Any]:
     if database_url.startswith("sqlite:///"):
-        return SQLiteEngine(path=database_url.removeprefix("sqlite:///"), timeout=30)
+        return OneWriterSQLiteEngine(path=database_url.removeprefix("sqlite:///"))
     parts = urlsplit(database_url)
     if not parts.path.strip("/"):
         raise ValueError("the PostgreSQL URL must name a database")
@@ -49,6 +50,8 @@ async def start(engine: Engine[Any]) -> None:
 
 
 async def stop(engine: Engine[Any], grace_seconds: float = 2) -> None:
+    if isinstance(engine, OneWriterSQLiteEngine):
+        await engine.close_connections()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         try:
             # close() waits for every borrowed connection; one lost in an outage would hang
