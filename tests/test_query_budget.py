@@ -11,6 +11,7 @@ import pytest
 from litestar import Litestar
 from piccolo.engine.postgres import PostgresEngine
 
+from app.db.tables import AuditEvent, Secret
 from tests.support import create_secret, csrf_headers, prime_csrf, sign_in
 
 STAFF = "alice@prowise.com"
@@ -85,11 +86,17 @@ async def test_page_views_take_at_most_two_statements(
         assert len(statements) <= 2, (path, statements)
 
 
-async def test_create_takes_one_transaction_of_two_statements(
+async def test_create_takes_one_statement_for_the_secret_and_its_audit_row(
     client: httpx.AsyncClient, issuer: str, counter: StatementCounter
 ) -> None:
     await sign_in(client, issuer, STAFF)
     await prime_csrf(client)
     with counter.counting() as statements:
-        await create_secret(client, recipient_email=CUSTOMER)
-    assert statements == ["INSERT", "INSERT"]
+        secret_id, _key = await create_secret(client, recipient_email=CUSTOMER)
+    # Both inserts in one statement (a CTE): atomic without BEGIN and COMMIT round trips.
+    assert statements == ["WITH"]
+    assert await Secret.count().where(Secret.id == secret_id) == 1
+    created = AuditEvent.count().where(
+        (AuditEvent.secret_id == secret_id) & (AuditEvent.action == "secret.created")
+    )
+    assert await created == 1

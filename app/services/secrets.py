@@ -116,31 +116,29 @@ async def create_secret(
     key = crypto.new_key()
     sealed = crypto.seal(content.encode(), key, secret_id.encode())
     expires_at = now + expires_in
-    async with write_transaction():
-        await Secret.insert(
-            Secret(
-                id=secret_id,
-                state=SecretState.WAITING.value,
-                nonce=sealed.nonce,
-                ciphertext=sealed.ciphertext,
-                creator_email=creator.email,
-                creator_role=creator.role.value,
-                recipient_email=recipient.email,
-                recipient_group=recipient.group,
-                max_views=max_views,
-                views_left=max_views,
-                created_at=now,
-                expires_at=expires_at,
-            )
-        )
-        await audit.record(
-            "secret.created",
-            at=now,
-            actor=creator.label,
-            client=client,
-            secret_id=secret_id,
-            target=recipient.label,
-        )
+    row = Secret(
+        id=secret_id,
+        state=SecretState.WAITING.value,
+        nonce=sealed.nonce,
+        ciphertext=sealed.ciphertext,
+        creator_email=creator.email,
+        creator_role=creator.role.value,
+        recipient_email=recipient.email,
+        recipient_group=recipient.group,
+        max_views=max_views,
+        views_left=max_views,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    created = audit.event(
+        "secret.created",
+        at=now,
+        actor=creator.label,
+        client=client,
+        secret_id=secret_id,
+        target=recipient.label,
+    )
+    await audit.insert_with_event(row, created)
     return CreatedSecret(secret_id, crypto.encode_key(key), expires_at, max_views)
 
 
