@@ -53,6 +53,7 @@ class Summary:
     p99_ms: float
     max_ms: float
     exhausted: bool
+    idle_users: int  # users that finished nothing: stuck on a request, or always failing
     error_samples: list[str] = field(default_factory=list)
 
 
@@ -77,6 +78,7 @@ def parse_result(output: str) -> Summary:
         p99_ms=data["p99_us"] / 1000,
         max_ms=data["max_us"] / 1000,
         exhausted=bool(data["exhausted"]),
+        idle_users=data["idle_users"],
         error_samples=list(data["samples"]),
     )
 

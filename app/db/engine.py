@@ -43,10 +43,18 @@ def bind_engine(engine: Engine[Any]) -> None:
         table._meta.db = engine
 
 
+async def release_connection(connection: Any) -> None:
+    """What a connection needs before it goes back to the pool. asyncpg's default sends a reset
+    query (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL): a round trip after every query,
+    for session state this app never sets. An interrupted transaction is still rolled back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 async def start(engine: Engine[Any]) -> None:
     bind_engine(engine)
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=release_connection)
 
 
 async def stop(engine: Engine[Any], grace_seconds: float = 2) -> None:

@@ -135,9 +135,10 @@ class OneWriterSQLiteEngine(SQLiteEngine):
     async def _fetch(
         connection: aiosqlite.Connection, query: str, args: list[Any]
     ) -> list[dict[str, Any]]:
-        async with connection.execute(query, args) as cursor:
-            # dict_factory makes every row a dict.
-            return [dict(row) for row in await cursor.fetchall()]
+        # Run and read to the end in one call on the connection's thread: a statement left
+        # open while another starts would keep the reader's snapshot old, and hide new rows.
+        rows = await connection.execute_fetchall(query, args)
+        return [dict(row) for row in rows]  # dict_factory made them dicts already
 
     async def run_querystring(
         self, querystring: QueryString, in_pool: bool = False

@@ -40,23 +40,27 @@ local function identity(line)
            recipient_csrf = v[4], recipient_email = v[5] }
 end
 
+-- Files are opened only briefly: wrk sizes each thread's event loop for its sockets, and a
+-- file descriptor numbered beyond that makes a later thread's connect fail.
 function init(args)
   local path = os.getenv("BENCH_IDENTITIES")
   if path and path ~= "" then
+    local handle = assert(io.open(path, "r"))
     local n = 0
-    for line in io.lines(path) do
+    for line in handle:lines() do
       if n == index then
         user = identity(line)
         break
       end
       n = n + 1
     end
+    handle:close()
   end
   local dir = os.getenv("BENCH_POOL_DIR")
   if dir and dir ~= "" then
     local file = dir .. "/" .. index .. ".txt"
     if workload == "fill" then
-      pool_out = io.open(file, "a")
+      pool_out = file
       pool_target = tonumber(os.getenv("BENCH_POOL_COUNT"))
     elseif workload == "reveal" then
       local handle = io.open(file, "r")
@@ -124,8 +128,9 @@ function response(status, headers, body)
     end
     iterations = iterations + 1
     if pool_out then
-      pool_out:write(link, "\n")
-      pool_out:flush()
+      local handle = assert(io.open(pool_out, "a"))
+      handle:write(link, "\n")
+      handle:close()
       if iterations >= pool_target then wrk.thread:stop() end
     end
   elseif step == 2 then
@@ -141,7 +146,11 @@ end
 function done(summary, latency, requests)
   local total = { iterations = 0, failures = 0, exhausted = 0, pooled = 0 }
   local samples = {}
+  local idle = 0
   for _, thread in ipairs(threads) do
+    if (thread:get("iterations") or 0) == 0 then
+      idle = idle + 1 -- a user that finished nothing: stuck or always failing
+    end
     for name, _ in pairs(total) do
       total[name] = total[name] + (thread:get(name) or 0)
     end
@@ -153,10 +162,10 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     "BENCH_RESULT {\"duration_us\": %d, \"requests\": %d, \"iterations\": %d, " ..
-    "\"failures\": %d, \"exhausted\": %d, \"pooled\": %d, \"socket_errors\": %d, \"timeouts\": %d, " ..
+    "\"failures\": %d, \"exhausted\": %d, \"pooled\": %d, \"idle_users\": %d, \"socket_errors\": %d, \"timeouts\": %d, " ..
     "\"status_errors\": %d, \"p50_us\": %d, \"p95_us\": %d, \"p99_us\": %d, " ..
     "\"max_us\": %d, \"samples\": [%s]}\n",
-    summary.duration, summary.requests, total.iterations, total.failures, total.exhausted, total.pooled,
+    summary.duration, summary.requests, total.iterations, total.failures, total.exhausted, total.pooled, idle,
     e.connect + e.read + e.write, e.timeout, e.status,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
     table.concat(samples, ", ")))
