@@ -538,7 +538,7 @@ class Runner:
         if ratios:
             parts += ["", "Ratios (same run; RT = full round trip):", report.format_ratios(ratios)]
         if checks := report.check_targets(ratios):
-            parts += ["", f"Targets at c={report.TARGET_CONCURRENCY} (app-postgres):", *checks]
+            parts += ["", f"Targets at c={report.TARGET_CONCURRENCY} (issue 15):", *checks]
         text = "\n".join(parts)
         print("\n" + text, flush=True)
         results = self.opts.results_dir

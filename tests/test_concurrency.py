@@ -4,6 +4,7 @@ allowed, and SQLite's writers queue for one connection instead of racing for the
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from piccolo.engine.base import Engine
 
 from app.auth.identity import Role, User
 from app.auth.rules import Recipient
-from app.db.engine import create_engine, start, stop
+from app.db.engine import create_engine, start, stop, write_transaction
 from app.db.tables import AuditEvent, Invitation, Secret
 from app.services import secrets
 from app.services.audit import ClientInfo
@@ -123,3 +124,25 @@ async def test_concurrent_writes_on_sqlite_queue_for_one_writer_and_all_succeed(
     assert len(set(ids)) == 16
     assert await Secret.count() == 16
     assert await AuditEvent.count().where(AuditEvent.action == "secret.created") == 16
+
+
+async def test_a_failed_write_on_sqlite_leaves_the_shared_writer_usable(
+    lite: Engine[Any],
+) -> None:
+    await AuditEvent.insert(AuditEvent(at=NOW, actor="a", action="secret.created", outcome="ok"))
+    [row] = await AuditEvent.select(AuditEvent.id)
+    duplicate = AuditEvent(id=row["id"], at=NOW, actor="b", action="secret.created", outcome="ok")
+    with pytest.raises(sqlite3.IntegrityError):
+        await AuditEvent.insert(duplicate)
+
+    async def fails_after_writing() -> None:
+        async with write_transaction():
+            await AuditEvent.insert(AuditEvent(at=NOW, actor="c", action="x", outcome="ok"))
+            raise RuntimeError("the handler failed after writing")
+
+    with pytest.raises(RuntimeError):
+        await fails_after_writing()
+    # Neither left the writer inside a transaction: the next writes go through, nothing else.
+    await AuditEvent.insert(AuditEvent(at=NOW, actor="d", action="secret.created", outcome="ok"))
+    actors = await AuditEvent.select(AuditEvent.actor).order_by(AuditEvent.id)
+    assert [a["actor"] for a in actors] == ["a", "d"]

@@ -31,6 +31,12 @@ class _Connections:
     write_lock: asyncio.Lock
 
 
+async def _end_left_over_transaction(writer: aiosqlite.Connection) -> None:
+    """Roll back what an interrupted writer left open, so the next one can begin."""
+    if writer.in_transaction:
+        await writer.rollback()
+
+
 class OneWriterTransaction(SQLiteTransaction):
     """A transaction on the shared writer connection, holding the writer queue until it ends."""
 
@@ -43,6 +49,7 @@ class OneWriterTransaction(SQLiteTransaction):
         await connections.write_lock.acquire()
         try:
             self.connection = connections.writer
+            await _end_left_over_transaction(connections.writer)
             await self.begin()  # type: ignore[no-untyped-call]
         except BaseException:
             connections.write_lock.release()
@@ -60,6 +67,10 @@ class OneWriterTransaction(SQLiteTransaction):
                     await self.rollback()  # type: ignore[no-untyped-call]
             elif not self._committed and not self._rolled_back:
                 await self.commit()  # type: ignore[no-untyped-call]
+        except BaseException:
+            # A failed COMMIT must not leave the shared writer inside this transaction.
+            await _end_left_over_transaction(self.connection)
+            raise
         finally:
             # The connection stays open for the next writer.
             self.engine.current_transaction.reset(self.context)
@@ -127,8 +138,13 @@ class OneWriterSQLiteEngine(SQLiteEngine):
         if read:
             return await self._fetch(connections.reader, query, args)
         async with connections.write_lock:
-            rows = await self._fetch(connections.writer, query, args)
-            await connections.writer.commit()
+            await _end_left_over_transaction(connections.writer)
+            try:
+                rows = await self._fetch(connections.writer, query, args)
+                await connections.writer.commit()
+            except BaseException:
+                await _end_left_over_transaction(connections.writer)
+                raise
             return rows
 
     @staticmethod
