@@ -48,7 +48,7 @@ def counter(running_app: Litestar, monkeypatch: pytest.MonkeyPatch) -> Statement
     return counter
 
 
-async def test_reveal_takes_at_most_three_statements(
+async def test_reveal_takes_two_statements_the_locked_read_and_the_view_with_its_audit_row(
     client: httpx.AsyncClient,
     new_client: Callable[[], httpx.AsyncClient],
     issuer: str,
@@ -65,8 +65,14 @@ async def test_reveal_takes_at_most_three_statements(
                 f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(customer, True)
             )
         assert response.status_code == 200
-        assert len(statements) <= 3, statements
-    print("statements per reveal:", statements)
+        # SELECT … FOR UPDATE, then the view and its audit row as one statement (a CTE).
+        assert statements == ["SELECT", "WITH"], statements
+    revealed = AuditEvent.count().where(
+        (AuditEvent.secret_id == secret_id) & (AuditEvent.action == "secret.revealed")
+    )
+    assert await revealed == 2
+    row = await Secret.select(Secret.ciphertext, Secret.state).where(Secret.id == secret_id).first()
+    assert row == {"ciphertext": None, "state": "opened"}
 
 
 async def test_page_views_take_at_most_two_statements(

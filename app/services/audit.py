@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
@@ -89,12 +91,22 @@ async def record(
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
     """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
     insert as a CTE), so one round trip instead of four (BEGIN, two INSERTs, COMMIT)."""
-    engine = AuditEvent._meta.db
-    if not is_postgres(engine):
+    if not is_postgres(AuditEvent._meta.db):
         async with write_transaction():
             await type(row).insert(row)
             await AuditEvent.insert(audit_row)
         return
-    [insert_row] = type(row).insert(row).querystrings
+    await write_with_event(type(row).insert(row), audit_row)
+
+
+async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> None:
+    """A change (insert or update) and its audit row. On PostgreSQL one statement, the change as
+    a CTE; elsewhere two, so call it inside a transaction there."""
+    engine = AuditEvent._meta.db
+    if not is_postgres(engine):
+        await change
+        await AuditEvent.insert(audit_row)
+        return
+    [write] = change.querystrings
     [insert_event] = AuditEvent.insert(audit_row).querystrings
-    await engine.run_querystring(QueryString("WITH created AS ({}) {}", insert_row, insert_event))
+    await engine.run_querystring(QueryString("WITH changed AS ({}) {}", write, insert_event))
