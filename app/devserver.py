@@ -59,6 +59,8 @@ def main() -> None:
             access_log=False,
             # One mechanism for the client's address: the app's (SAFE_SHARE_TRUSTED_PROXIES).
             proxy_headers=False,
+            loop="uvloop",
+            http="httptools",
         )
 
 

@@ -1,27 +1,26 @@
-"""`python -m benchmarks.run`: start every server on free loopback ports, load each, compare.
-
-Targets, one at a time so they never compete for the CPU:
-  ceiling       a bare Litestar + Jinja2 page (benchmarks/ceiling_app.py), uvicorn --workers 2
-  snappass      Pinterest's snappass under gunicorn (2 workers) against Redis, own venv
-  app-postgres  Safe Share, production settings, PostgreSQL + Redis, uvicorn --workers 2
-  app-sqlite    Safe Share on the embedded defaults (SQLite, in-memory stores), 1 process
+"""`python -m benchmarks.run`: start every server on free loopback ports, load each with wrk,
+compare. One process per server; they take turns, one at a time, so they never compete:
+  ceiling       a bare Litestar + Jinja2 page (benchmarks/ceiling_app.py), uvicorn
+  snappass      Pinterest's snappass under gunicorn (one worker) against Redis, own venv
+  app-postgres  Safe Share, production settings, PostgreSQL + Redis, uvicorn
+  app-sqlite    Safe Share on the embedded defaults (SQLite, in-memory stores), uvicorn
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import math
 import os
 import platform
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,17 +29,14 @@ from types import FrameType
 from typing import Any
 
 from benchmarks import report
-from benchmarks.loadgen import LoadRun, summarise
 from benchmarks.servers import LOOPBACK, ServerProcess, free_port
+from benchmarks.signin import write_identities
 from benchmarks.snappass_env import ensure_snappass_venv, gunicorn_argv
-from benchmarks.target_app import SafeShareTarget
-from benchmarks.target_ceiling import CeilingTarget
-from benchmarks.target_snappass import SnappassTarget
-from benchmarks.targets import CREATE, LANDING, REVEAL, ROUND_TRIP, Target
+from benchmarks.targets import ALL_WORKLOADS, ROUND_TRIP, Target
+from benchmarks.wrk import ensure_wrk, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
 ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
-ALL_WORKLOADS = (LANDING, CREATE, ROUND_TRIP, REVEAL)
 BENCH_DB_PATTERN = re.compile(r"^bench_[a-z0-9_]+$")
 SNAPPASS_PREFIX = "benchsnappass"
 RATE_LIMITS = (
@@ -52,9 +48,11 @@ RATE_LIMITS = (
     "CREATE_PER_USER",
 )
 RATE_LIMIT_MAX = 1_000_000  # the highest value app/settings.py accepts
-# Reveal pool size relative to the round trips' request rate: a lone reveal can run several
-# times faster than the average round-trip request, and running dry only ends a run early.
-POOL_HEADROOM = 3.0
+# Reveal pool size relative to the round trips' request rate: a lone reveal runs faster than
+# the average round-trip request, and running dry only ends a run early.
+POOL_HEADROOM = 2.0
+# The longest an untimed fill of the reveal pool may take.
+POOL_FILL_LIMIT_S = 300.0
 
 
 @dataclass
@@ -73,6 +71,7 @@ class Options:
     redis_url: str
     app_redis_db: int
     snappass_redis_db: int
+    profile: bool
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -89,8 +88,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument(
         "--concurrency",
-        default="1,16,64",
-        help="comma-separated concurrent clients (default 1,16,64)",
+        default="1,16",
+        help="comma-separated concurrent clients (default 1,16)",
     )
     parser.add_argument(
         "--quick",
@@ -128,13 +127,19 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
-        help="repeat the whole sweep; report each measurement's median round (default 1)",
+        default=3,
+        help="repeat the whole sweep; report each measurement's median round (default 3)",
     )
     parser.add_argument("--note", default="", help="free text saved with the results")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record each Safe Share server during its timed runs (results/profiles/)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
-    parser.add_argument("--app-redis-db", type=int, default=13)
-    parser.add_argument("--snappass-redis-db", type=int, default=14)
+    # Not 9 and 10, which the test suites use.
+    parser.add_argument("--app-redis-db", type=int, default=11)
+    parser.add_argument("--snappass-redis-db", type=int, default=12)
     args = parser.parse_args(argv)
 
     concurrency = [int(part) for part in args.concurrency.split(",") if part.strip()]
@@ -153,8 +158,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     duration, warmup = args.duration, args.warmup
     if args.quick:
         duration, warmup = 2.0, 0.3
-    if not 0.5 <= duration <= 600:
-        parser.error("--duration must be between 0.5 and 600 seconds")
+    if not 1 <= duration <= 600:
+        parser.error("--duration must be between 1 and 600 seconds")
     return Options(
         duration=duration,
         warmup=warmup,
@@ -170,6 +175,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         redis_url=args.redis_url.rstrip("/"),
         app_redis_db=args.app_redis_db,
         snappass_redis_db=args.snappass_redis_db,
+        profile=args.profile,
     )
 
 
@@ -181,9 +187,10 @@ def base_env(*pythonpath: Path) -> dict[str, str]:
     return env
 
 
-def uvicorn_argv(factory: str, port: int, workers: int) -> list[str]:
-    # The flags of docker-entrypoint.sh; the access log is on at the "info" level, as there.
-    argv = [
+def uvicorn_argv(factory: str, port: int, *, own_access_log: bool) -> list[str]:
+    # The flags of docker-entrypoint.sh, one process. The app logs every request through its
+    # own redacting access log, as in production; the ceiling through uvicorn's.
+    return [
         sys.executable,
         "-m",
         "uvicorn",
@@ -197,8 +204,12 @@ def uvicorn_argv(factory: str, port: int, workers: int) -> list[str]:
         "info",
         "--no-proxy-headers",  # the app reads X-Forwarded-For itself (SAFE_SHARE_TRUSTED_PROXIES)
         "--no-server-header",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        *(["--no-access-log"] if own_access_log else []),
     ]
-    return [*argv, "--workers", str(workers)] if workers > 1 else argv
 
 
 async def recreate_database(admin_url: str, name: str) -> None:
@@ -253,25 +264,27 @@ class Runner:
         self.logs = opts.results_dir / "logs"
         self.failures: list[str] = []
         self.load_at_start = _load_average()
+        self.workdir = Path(tempfile.mkdtemp(prefix="safe-share-bench-"))
 
     async def run(self) -> None:
+        ensure_wrk()
         async with AsyncExitStack() as stack:
             targets: list[Target] = []
             for name in self.opts.targets:
                 try:
                     target = await self.start_target(name, stack)
-                    await target.setup()
                 except Exception as exc:  # one broken target must not lose the others' results
                     self.fail(name, exc)
                     continue
-                print(f"== {name}: ready on port {target.port}", flush=True)
+                print(f"== {name}: ready on port {target.server.port}", flush=True)
                 targets.append(target)
             try:
                 for number in range(1, self.opts.rounds + 1):
                     if self.opts.rounds > 1:
                         print(f"== round {number} of {self.opts.rounds}", flush=True)
-                    await self.measure(targets)
+                    await self.measure(targets, number)
             finally:
+                shutil.rmtree(self.workdir, ignore_errors=True)  # session cookies, pools
                 if "snappass" in self.opts.targets:
                     db_url = f"{self.opts.redis_url}/{self.opts.snappass_redis_db}"
                     delete_redis_keys(db_url, f"{SNAPPASS_PREFIX}*")
@@ -304,11 +317,11 @@ class Runner:
         port = free_port()
         if name == "ceiling":
             env = base_env(BENCH_DIR.parent)
-            argv = uvicorn_argv("benchmarks.ceiling_app:create_app", port, workers=2)
+            argv = uvicorn_argv("benchmarks.ceiling_app:create_app", port, own_access_log=False)
             server = await self.start_server(
                 stack, name, argv, env=env, cwd=BENCH_DIR.parent, port=port
             )
-            return CeilingTarget(server)
+            return Target(name, server, "ceiling", same_page_for_all=True)
         if name == "snappass":
             bin_dir = ensure_snappass_venv()
             env = base_env()
@@ -319,7 +332,7 @@ class Runner:
             )
             argv = gunicorn_argv(bin_dir, port)
             server = await self.start_server(stack, name, argv, env=env, cwd=BENCH_DIR, port=port)
-            return SnappassTarget(server)
+            return Target(name, server, "snappass")
         return await self.start_app(name, port, stack)
 
     async def start_app(self, name: str, port: int, stack: AsyncExitStack) -> Target:
@@ -353,7 +366,6 @@ class Runner:
                 # Production insists on https; TLS would end at a proxy in front of the app.
                 SAFE_SHARE_BASE_URL=f"https://{LOOPBACK}:{port}",
             )
-            workers = 2
         else:
             sqlite = self.logs / "bench.sqlite"
             self.logs.mkdir(parents=True, exist_ok=True)
@@ -364,7 +376,6 @@ class Runner:
                 SAFE_SHARE_DATABASE_URL=f"sqlite:///{sqlite}",
                 SAFE_SHARE_BASE_URL=f"http://{LOOPBACK}:{port}",
             )
-            workers = 1
         # Every virtual user comes from 127.0.0.1, so per-client limits would refuse the load
         # at once; at the maximum they still count every request, so their cost is measured.
         for limit in RATE_LIMITS:
@@ -372,13 +383,17 @@ class Runner:
         # The mock provider speaks plain http on loopback; authlib refuses that unless told.
         env["AUTHLIB_INSECURE_TRANSPORT"] = "1"
         migrate(root, env, self.logs / f"{name}.log")
-        argv = uvicorn_argv("app.web.app:create_app", port, workers)
+        argv = uvicorn_argv("app.web.app:create_served_app", port, own_access_log=True)
         server = await self.start_server(
             stack, name, argv, env=env, cwd=root, port=port, ready_path="/healthz"
         )
-        return SafeShareTarget(name, server, issuer, max(self.opts.concurrency))
+        # Every virtual user signs in through the real OIDC flow before anything is timed.
+        identities = self.workdir / f"{name}-identities.tsv"
+        url = f"http://{LOOPBACK}:{port}"
+        await write_identities(url, issuer, max(self.opts.concurrency), identities)
+        return Target(name, server, "safe_share", identities=identities)
 
-    async def measure(self, targets: list[Target]) -> None:
+    async def measure(self, targets: list[Target], round_number: int) -> None:
         # All servers stay up and take turns at each (workload, concurrency): load from other
         # work on a shared machine then drifts over every target alike, keeping ratios honest.
         broken: set[str] = set()
@@ -388,7 +403,7 @@ class Runner:
                     if workload not in target.workloads or target.name in broken:
                         continue
                     try:
-                        row = await self.measure_one(target, workload, concurrency)
+                        row = await self.measure_one(target, workload, concurrency, round_number)
                     except Exception as exc:
                         self.fail(target.name, exc)
                         broken.add(target.name)
@@ -398,37 +413,82 @@ class Runner:
                     print(
                         f"   {target.name:<13} {workload:<11} c={concurrency:<3} "
                         f"{s.requests_per_s:8.0f} req/s  p99 {s.p99_ms:7.1f} ms  errors {s.errors}"
-                        + (f"  e.g. {s.error_samples[0]}" if s.error_samples else ""),
+                        + (f"  e.g. {s.error_samples[0]}" if s.error_samples else "")
+                        + ("  (pool ran out)" if s.exhausted else ""),
                         flush=True,
                     )
 
-    async def measure_one(self, target: Target, workload: str, concurrency: int) -> report.Row:
-        async with AsyncExitStack() as stack:
-            users = await target.make_users(concurrency, stack)
-            scenario = target.scenario(workload)
-            if workload == REVEAL:
-                per_user = self.pool_per_user(target.name, concurrency)
-                await target.prepare_pool(users, per_user)
-            elif self.opts.warmup > 0:
-                await LoadRun(users, scenario, self.opts.warmup).run()
-            monitor = target.server.monitor
-            assert monitor is not None
-            monitor.start_window()
-            outcome = await LoadRun(users, scenario, self.opts.duration).run()
-            peak = monitor.end_window()
-            return report.Row(target.name, workload, concurrency, summarise(outcome), peak / 2**20)
+    async def measure_one(
+        self, target: Target, workload: str, concurrency: int, round_number: int
+    ) -> report.Row:
+        env = {"BENCH_IDENTITIES": str(target.identities or "")}
+        script = target.script_workload(workload)
+
+        def wrk(script: str, duration: float, **kwargs: Any) -> Any:
+            return asyncio.to_thread(
+                run_wrk,
+                target.url,
+                shapes=target.shapes,
+                workload=script,
+                connections=concurrency,
+                duration=duration,
+                env=env,
+                **kwargs,
+            )
+
+        if target.needs_pool(workload):
+            # Secrets to reveal, made by the same create request, untimed, until there are enough.
+            pool = self.workdir / f"pool-{target.name}-{workload}-{concurrency}-{round_number}"
+            pool.mkdir()
+            per_user = self.pool_per_user(target.name, concurrency)
+            env.update(BENCH_POOL_DIR=str(pool), BENCH_POOL_COUNT=str(per_user))
+            await wrk(
+                "fill",
+                POOL_FILL_LIMIT_S,
+                stop_when=lambda: pool_size(pool) >= per_user * concurrency,
+            )
+        elif self.opts.warmup > 0:
+            await wrk(script, self.opts.warmup)
+        monitor = target.server.monitor
+        assert monitor is not None
+        profiler = self.start_profiler(target, workload, concurrency)
+        monitor.start_window()
+        summary = await wrk(script, self.opts.duration)
+        peak = monitor.end_window()
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait, 60)
+        return report.Row(target.name, workload, concurrency, summary, peak / 2**20)
+
+    def start_profiler(
+        self, target: Target, workload: str, concurrency: int
+    ) -> subprocess.Popen[bytes] | None:
+        """py-spy's sampled stacks of the server process for the timed run, in a file that
+        `python -m benchmarks.profile` sums up."""
+        proc = target.server.proc
+        if not self.opts.profile or target.identities is None or proc is None:
+            return None
+        out = self.opts.results_dir / "profiles" / f"{target.name}-{workload}-c{concurrency}.txt"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--rate",
+            "200",
+        ]
+        argv += ["-d", str(max(1, round(self.opts.duration))), "-p", str(proc.pid), "-o", str(out)]
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def pool_per_user(self, target: str, concurrency: int) -> int:
-        round_trip = next(
-            (
-                r
-                for r in self.rows
-                if (r.target, r.workload, r.concurrency) == (target, ROUND_TRIP, concurrency)
-            ),
-            None,
-        )
+        round_trip = [
+            r
+            for r in self.rows
+            if (r.target, r.workload, r.concurrency) == (target, ROUND_TRIP, concurrency)
+        ]
         # Without a round-trip measurement, guess generously; running out only ends early.
-        rate = round_trip.summary.requests_per_s if round_trip else 300.0
+        rate = max(r.summary.requests_per_s for r in round_trip) if round_trip else 300.0
         total = rate * self.opts.duration * POOL_HEADROOM
         return max(10, math.ceil(total / concurrency))
 
@@ -451,7 +511,7 @@ class Runner:
             "project_commit": git("rev-parse", "--short", "HEAD"),
             "note": self.opts.note,
             "python": platform.python_version(),
-            "client_event_loop": "uvloop" if event_loop_factory() else "asyncio",
+            "load_generator": "wrk, one thread per connection, Lua flows (benchmarks/lua)",
             "cpus": os.cpu_count(),
             # Other work on the machine skews everything; ratios of adjacent runs suffer least.
             "load_average_1m": {"start": self.load_at_start, "end": _load_average()},
@@ -463,10 +523,10 @@ class Runner:
             "workloads": self.opts.workloads,
             "failures": self.failures,
             "servers": {
-                "ceiling": "uvicorn --workers 2, access log on",
-                "snappass": "gunicorn 2 workers x 4 threads (gthread), access log on, Redis",
-                "app-postgres": "uvicorn --workers 2, production settings, PostgreSQL + Redis",
-                "app-sqlite": "uvicorn 1 process, development defaults, SQLite, memory stores",
+                "ceiling": "uvicorn, 1 process, access log on",
+                "snappass": "gunicorn 1 worker x 4 threads (gthread), access log on, Redis",
+                "app-postgres": "uvicorn, 1 process, production settings, PostgreSQL + Redis",
+                "app-sqlite": "uvicorn, 1 process, development defaults, SQLite, memory stores",
             },
         }
 
@@ -478,7 +538,7 @@ class Runner:
         if ratios:
             parts += ["", "Ratios (same run; RT = full round trip):", report.format_ratios(ratios)]
         if checks := report.check_targets(ratios):
-            parts += ["", f"Targets at c={report.TARGET_CONCURRENCY} (app-postgres):", *checks]
+            parts += ["", f"Targets at c={report.TARGET_CONCURRENCY} (issue 15):", *checks]
         text = "\n".join(parts)
         print("\n" + text, flush=True)
         results = self.opts.results_dir
@@ -489,21 +549,22 @@ class Runner:
         print(f"\nSaved {results / 'latest.json'}, latest.txt and latest.png", flush=True)
 
 
+def pool_size(pool: Path) -> int:
+    """Secrets made so far by a fill run: one line per secret in the per-user files."""
+    total = 0
+    for part in pool.glob("*.txt"):
+        try:
+            total += part.read_bytes().count(b"\n")
+        except OSError:
+            continue
+    return total
+
+
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)
     except OSError:
         return None
-
-
-def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed: a cheaper client leaves more of the CPU to the servers."""
-    try:
-        uvloop = importlib.import_module("uvloop")  # optional, like uvicorn[standard]
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -524,8 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     interrupted = False
     try:
-        with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
-            loop.run(runner.run())
+        asyncio.run(runner.run())
     except KeyboardInterrupt:
         # The servers are already stopped by the exit stacks; keep what was measured.
         interrupted = True

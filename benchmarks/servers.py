@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from benchmarks.httpclient import HttpConnection, HttpError
+import httpx
 
 LOOPBACK = "127.0.0.1"
 
@@ -89,22 +89,20 @@ class ServerProcess:
 
     async def wait_ready(self, path: str = "/", within: float = 60.0) -> None:
         deadline = time.monotonic() + within
-        conn = HttpConnection(LOOPBACK, self.port, timeout=5.0)
-        try:
+        async with httpx.AsyncClient(
+            base_url=f"http://{LOOPBACK}:{self.port}", timeout=5
+        ) as client:
             while time.monotonic() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
                     raise ServerError(f"{self.name} exited early:\n{tail(self.log_path)}")
                 try:
-                    response = await conn.request("GET", path)
-                except (OSError, HttpError, TimeoutError):
-                    await conn.close()
+                    response = await client.get(path)
+                except httpx.HTTPError:
                     await asyncio.sleep(0.2)
                     continue
-                if response.status < 500:
+                if response.status_code < 500:
                     return
                 await asyncio.sleep(0.2)
-        finally:
-            await conn.close()
         raise ServerError(f"{self.name} not ready after {within:.0f}s:\n{tail(self.log_path)}")
 
     def stop(self) -> None:

@@ -33,10 +33,11 @@ def ensure_snappass_venv(venv: Path = VENV_DIR) -> Path:
 
 
 def gunicorn_argv(bin_dir: Path, port: int) -> list[str]:
-    # gthread workers keep connections alive like uvicorn does; sync workers close every one.
+    # One process, like every server measured; gthread workers keep connections alive like
+    # uvicorn does, sync workers close every one.
     return [
         str(bin_dir / "gunicorn"),
-        "--workers=2",
+        "--workers=1",
         "--worker-class=gthread",
         "--threads=4",
         f"--bind=127.0.0.1:{port}",

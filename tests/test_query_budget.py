@@ -12,6 +12,7 @@ from litestar import Litestar
 from piccolo.engine.postgres import PostgresEngine
 
 from app import crypto
+from app.db.tables import AuditEvent, Secret
 from tests.support import create_secret, csrf_headers, prime_csrf, sign_in
 
 STAFF = "alice@prowise.com"
@@ -48,7 +49,7 @@ def counter(running_app: Litestar, monkeypatch: pytest.MonkeyPatch) -> Statement
     return counter
 
 
-async def test_reveal_takes_at_most_three_statements(
+async def test_reveal_takes_two_statements_the_locked_read_and_the_view_with_its_audit_row(
     client: httpx.AsyncClient,
     new_client: Callable[[], httpx.AsyncClient],
     issuer: str,
@@ -65,8 +66,14 @@ async def test_reveal_takes_at_most_three_statements(
                 f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(customer, True)
             )
         assert response.status_code == 200
-        assert len(statements) <= 3, statements
-    print("statements per reveal:", statements)
+        # SELECT … FOR UPDATE, then the view and its audit row as one statement (a CTE).
+        assert statements == ["SELECT", "WITH"], statements
+    revealed = AuditEvent.count().where(
+        (AuditEvent.secret_id == secret_id) & (AuditEvent.action == "secret.revealed")
+    )
+    assert await revealed == 2
+    row = await Secret.select(Secret.ciphertext, Secret.state).where(Secret.id == secret_id).first()
+    assert row == {"ciphertext": None, "state": "opened"}
 
 
 async def test_reveal_by_proof_takes_at_most_three_statements(
@@ -108,11 +115,17 @@ async def test_page_views_take_at_most_two_statements(
         assert len(statements) <= 2, (path, statements)
 
 
-async def test_create_takes_one_transaction_of_two_statements(
+async def test_create_takes_one_statement_for_the_secret_and_its_audit_row(
     client: httpx.AsyncClient, issuer: str, counter: StatementCounter
 ) -> None:
     await sign_in(client, issuer, STAFF)
     await prime_csrf(client)
     with counter.counting() as statements:
-        await create_secret(client, recipient_email=CUSTOMER)
-    assert statements == ["INSERT", "INSERT"]
+        secret_id, _key = await create_secret(client, recipient_email=CUSTOMER)
+    # Both inserts in one statement (a CTE): atomic without BEGIN and COMMIT round trips.
+    assert statements == ["WITH"]
+    assert await Secret.count().where(Secret.id == secret_id) == 1
+    created = AuditEvent.count().where(
+        (AuditEvent.secret_id == secret_id) & (AuditEvent.action == "secret.created")
+    )
+    assert await created == 1

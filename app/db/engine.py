@@ -11,15 +11,16 @@ from urllib.parse import urlsplit
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
 
+from app.db.sqlite import OneWriterSQLiteEngine
 from app.db.tables import TABLES, Secret
 
 
 def create_engine(database_url: str) -> Engine[Any]:
     if database_url.startswith("sqlite:///"):
-        return SQLiteEngine(path=database_url.removeprefix("sqlite:///"), timeout=30)
+        return OneWriterSQLiteEngine(path=database_url.removeprefix("sqlite:///"))
     parts = urlsplit(database_url)
     if not parts.path.strip("/"):
         raise ValueError("the PostgreSQL URL must name a database")
@@ -42,13 +43,23 @@ def bind_engine(engine: Engine[Any]) -> None:
         table._meta.db = engine
 
 
+async def release_connection(connection: Any) -> None:
+    """What a connection needs before it goes back to the pool. asyncpg's default sends a reset
+    query (advisory unlocks, CLOSE ALL, UNLISTEN, RESET ALL): a round trip after every query,
+    for session state this app never sets. An interrupted transaction is still rolled back."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
 async def start(engine: Engine[Any]) -> None:
     bind_engine(engine)
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=10)
+        await engine.start_connection_pool(min_size=1, max_size=10, reset=release_connection)
 
 
 async def stop(engine: Engine[Any], grace_seconds: float = 2) -> None:
+    if isinstance(engine, OneWriterSQLiteEngine):
+        await engine.close_connections()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         try:
             # close() waits for every borrowed connection; one lost in an outage would hang

@@ -11,6 +11,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.query.base import Query
+from piccolo.querystring import QueryString
+from piccolo.table import Table
+
+from app.db.engine import is_postgres, write_transaction
 from app.db.tables import AuditEvent
 
 
@@ -45,6 +50,35 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
+def event(
+    action: str,
+    *,
+    at: datetime,
+    actor: str,
+    outcome: str = "ok",
+    client: ClientInfo | None = None,
+    secret_id: str | None = None,
+    invitation_id: str | None = None,
+    target: str = "",
+    reason: str = "",
+) -> AuditEvent:
+    """The audit row for an action, not yet written."""
+    client = client or ClientInfo()
+    target, reason = _printable(target), _printable(reason)
+    return AuditEvent(
+        at=at,
+        **actor_columns(actor),
+        action=action,
+        outcome=outcome,
+        secret_id=secret_id,
+        invitation_id=invitation_id,
+        target=target[:320],
+        reason=reason[:60],
+        client=client.client[:16],
+        user_agent=client.user_agent[:120],
+    )
+
+
 async def record(
     action: str,
     *,
@@ -57,22 +91,18 @@ async def record(
     target: str = "",
     reason: str = "",
 ) -> None:
-    client = client or ClientInfo()
-    target, reason = _printable(target), _printable(reason)
-    await AuditEvent.insert(
-        AuditEvent(
-            at=at,
-            **actor_columns(actor),
-            action=action,
-            outcome=outcome,
-            secret_id=secret_id,
-            invitation_id=invitation_id,
-            target=target[:320],
-            reason=reason[:60],
-            client=client.client[:16],
-            user_agent=client.user_agent[:120],
-        )
+    row = event(
+        action,
+        at=at,
+        actor=actor,
+        outcome=outcome,
+        client=client,
+        secret_id=secret_id,
+        invitation_id=invitation_id,
+        target=target,
+        reason=reason,
     )
+    await AuditEvent.insert(row)
 
 
 async def record_once(
@@ -117,3 +147,26 @@ async def record_once(
         target=target,
         reason=reason,
     )
+
+async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
+    """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
+    insert as a CTE), so one round trip instead of four (BEGIN, two INSERTs, COMMIT)."""
+    if not is_postgres(AuditEvent._meta.db):
+        async with write_transaction():
+            await type(row).insert(row)
+            await AuditEvent.insert(audit_row)
+        return
+    await write_with_event(type(row).insert(row), audit_row)
+
+
+async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> None:
+    """A change (insert or update) and its audit row. On PostgreSQL one statement, the change as
+    a CTE; elsewhere two, so call it inside a transaction there."""
+    engine = AuditEvent._meta.db
+    if not is_postgres(engine):
+        await change
+        await AuditEvent.insert(audit_row)
+        return
+    [write] = change.querystrings
+    [insert_event] = AuditEvent.insert(audit_row).querystrings
+    await engine.run_querystring(QueryString("WITH changed AS ({}) {}", write, insert_event))

@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.query.methods.update import Update
+
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
-from app.db.tables import GUEST_ROLE, Secret, SecretState
+from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
 from app.services import audit, files
 from app.services.audit import ClientInfo
 
@@ -266,42 +268,45 @@ async def create_secret(
         link_key, sealed = await seal_on_server(content, passphrase, server_keys)
         encrypted_by = EncryptedBy.SERVER
     expires_at = now + expires_in
-    async with write_transaction():
-        await Secret.insert(
-            Secret(
-                id=secret_id,
-                state=SecretState.WAITING.value,
-                nonce=sealed.sealed.nonce,
-                ciphertext=sealed.sealed.ciphertext,
-                format_version=crypto.FORMAT_V2,
-                proof_hash=crypto.hash_proof(sealed.proof),
-                kdf_salt=sealed.kdf_salt,
-                encrypted_by=encrypted_by.value,
-                file_size=file.size if file else None,
-                file_meta=file.meta if file else None,
-                file_prefix=file.prefix if file else None,
-                creator_email=creator.email,
-                creator_role=creator.role.value,
-                recipient_email=recipient.email,
-                recipient_group=recipient.group,
-                max_views=max_views,
-                views_left=max_views,
-                created_at=now,
-                expires_at=expires_at,
-                label=label,  # private: not in the audit row below
-            )
-        )
-        if file is not None:
+    row = Secret(
+        id=secret_id,
+        state=SecretState.WAITING.value,
+        nonce=sealed.sealed.nonce,
+        ciphertext=sealed.sealed.ciphertext,
+        format_version=crypto.FORMAT_V2,
+        proof_hash=crypto.hash_proof(sealed.proof),
+        kdf_salt=sealed.kdf_salt,
+        encrypted_by=encrypted_by.value,
+        file_size=file.size if file else None,
+        file_meta=file.meta if file else None,
+        file_prefix=file.prefix if file else None,
+        creator_email=creator.email,
+        creator_role=creator.role.value,
+        recipient_email=recipient.email,
+        recipient_group=recipient.group,
+        max_views=max_views,
+        views_left=max_views,
+        created_at=now,
+        expires_at=expires_at,
+        label=label,  # private: not in the audit row below
+    )
+    created = audit.event(
+        "secret.created",
+        at=now,
+        actor=creator.label,
+        client=client,
+        secret_id=secret_id,
+        target=recipient.label,
+        reason=f"file:{file.size}" if file else "",
+    )
+    if file is None:
+        # The secret and its audit row in one statement on PostgreSQL (one round trip).
+        await audit.insert_with_event(row, created)
+    else:
+        async with write_transaction():
+            await Secret.insert(row)
             await files.store_chunks(secret_id, file)
-        await audit.record(
-            "secret.created",
-            at=now,
-            actor=creator.label,
-            client=client,
-            secret_id=secret_id,
-            target=recipient.label,
-            reason=f"file:{file.size}" if file else "",
-        )
+            await AuditEvent.insert(created)
     return CreatedSecret(
         id=secret_id,
         key=crypto.encode_key(link_key) if link_key else None,
@@ -389,8 +394,8 @@ async def reveal_secret(
                 raise
             file = _reveal_file(row, secret_id, opener)
             views_left = row["views_left"] - 1
-            await _count_view(secret_id, views_left, viewer, now, file)
-            await audit.record(
+            # The view and its audit row in one statement on PostgreSQL (one round trip).
+            revealed = audit.event(
                 "secret.revealed",
                 at=now,
                 actor=viewer.label,
@@ -403,6 +408,9 @@ async def reveal_secret(
                 else "last_view"
                 if not views_left
                 else "",
+            )
+            await audit.write_with_event(
+                _count_view(secret_id, views_left, viewer, now, file), revealed
             )
     except (NotForYou, WrongKey, CannotOpen):
         # The refusal is recorded after the rollback: no view was spent.
@@ -503,9 +511,9 @@ def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
         raise CannotOpen from None
 
 
-async def _count_view(
+def _count_view(
     secret_id: str, views_left: int, viewer: User, now: datetime, file: RevealedFile | None
-) -> None:
+) -> Update[Any]:
     values: dict[Any, Any] = {
         Secret.views_left: views_left,
         Secret.opened_at: now,
@@ -530,7 +538,7 @@ async def _count_view(
         }
         if file is None:
             values[Secret.wrapped_key] = None
-    await Secret.update(values).where(Secret.id == secret_id)
+    return Secret.update(values).where(Secret.id == secret_id)
 
 
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:

@@ -134,6 +134,11 @@ class MemoryCounter:
         self.counts[key] = (window_index, count)
         return count
 
+    async def hit_many(
+        self, keys: Sequence[str], window_index: int, window_seconds: int
+    ) -> list[int]:
+        return [await self.hit(key, window_index, window_seconds) for key in keys]
+
 
 class RedisCounter:
     """INCR + EXPIRE per window in Redis, shared by every app process; memory when Redis fails."""
@@ -147,12 +152,19 @@ class RedisCounter:
         self.degraded = False
 
     async def hit(self, key: str, window_index: int, window_seconds: int) -> int:
-        redis_key = f"{self.prefix}:{key}:{window_index}"
+        return (await self.hit_many([key], window_index, window_seconds))[0]
+
+    async def hit_many(
+        self, keys: Sequence[str], window_index: int, window_seconds: int
+    ) -> list[int]:
+        """All of a request's counters in one round trip to Redis."""
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(redis_key)
-                pipe.expire(redis_key, window_seconds + 1)
-                count, _ok = await pipe.execute()
+                for key in keys:
+                    redis_key = f"{self.prefix}:{key}:{window_index}"
+                    pipe.incr(redis_key)
+                    pipe.expire(redis_key, window_seconds + 1)
+                results = await pipe.execute()
         except Exception as exc:  # any Redis failure: keep limiting, locally
             if not self.degraded:
                 self.degraded = True
@@ -160,11 +172,11 @@ class RedisCounter:
                     "rate limits: Redis unavailable (%s), counting in this process",
                     type(exc).__name__,
                 )
-            return await self.fallback.hit(key, window_index, window_seconds)
+            return await self.fallback.hit_many(keys, window_index, window_seconds)
         if self.degraded:
             self.degraded = False
             logger.warning("rate limits: Redis is back, counting in Redis again")
-        return int(count)
+        return [int(count) for count in results[::2]]
 
 
 Counter = MemoryCounter | RedisCounter
@@ -206,18 +218,21 @@ class RateLimitMiddleware:
         window = self.settings.rate_window_seconds
         now = self.clock().timestamp()
         window_index = int(now // window)
-        over = False
+        counters: list[tuple[str, int]] = []
+        client: str | None = None
         for rule in self.rules:
             if rule.method != method:
                 continue
             match = rule.pattern.match(path)
             if match is None:
                 continue
-            client = client_address(scope, self.settings)
+            if client is None:
+                client = client_address(scope, self.settings)
             user: User | None = scope.get("state", {}).get("user")
-            for key, limit in counter_keys(rule, match, client, user):
-                if await self.counter.hit(key, window_index, window) > limit:
-                    over = True
-        if not over:
+            counters.extend(counter_keys(rule, match, client, user))
+        if not counters:
+            return None
+        counts = await self.counter.hit_many([key for key, _ in counters], window_index, window)
+        if all(count <= limit for count, (_key, limit) in zip(counts, counters, strict=True)):
             return None
         return max(1, math.ceil((window_index + 1) * window - now))
