@@ -14,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from app.auth.identity import User, user_from_claims
+from app.auth.identity import user_from_claims
 from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
 from app.services.audit import ANONYMOUS, ClientInfo, record
@@ -60,6 +60,7 @@ def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
         _("The Prowise Account service cannot be reached right now. Try again in a minute."),
         headers={"Retry-After": "60"},
     )
+
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -234,7 +235,3 @@ def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
         ),
         headers={"retry-after": "30"},
     )
-
-
-def current_user_label(user: User | None) -> str:
-    return user.label if user else ""
