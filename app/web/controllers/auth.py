@@ -17,7 +17,7 @@ from litestar.response import Redirect, Template
 from app.auth.identity import user_from_claims
 from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
-from app.services.audit import ANONYMOUS, ClientInfo, record
+from app.services.audit import ANONYMOUS, AuditAction, ClientInfo, record
 from app.settings import Settings
 from app.web.responses import error_page
 from app.web.sessions import Session, SessionManager
@@ -161,7 +161,7 @@ class AuthController(Controller):
             return provider_unreachable_page(request)
         except (SignInError, KeyError) as exc:
             await record(
-                "signin",
+                AuditAction.SIGNIN,
                 at=now,
                 actor=ANONYMOUS,
                 outcome="refused",
@@ -181,7 +181,9 @@ class AuthController(Controller):
         if old is not None:
             await sessions.destroy(old.id)
         session_id = await sessions.create(user, id_token)
-        await record("signin", at=now, actor=user.label, client=client, reason=user.role.value)
+        await record(
+            AuditAction.SIGNIN, at=now, actor=user.label, client=client, reason=user.role.value
+        )
         return Redirect(
             pending["next"],
             status_code=303,
