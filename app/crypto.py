@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
@@ -53,6 +54,14 @@ def new_key() -> bytes:
 
 def new_id() -> str:
     return secrets.token_urlsafe(ID_BYTES)
+
+
+_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def plausible_id(text: str) -> bool:
+    """Could new_id have made this? Checked before any look-up, so junk never reaches a query."""
+    return _ID_SHAPE.fullmatch(text) is not None
 
 
 def encode_key(key: bytes) -> str:

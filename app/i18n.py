@@ -154,10 +154,6 @@ def format_relative(moment: datetime, now: datetime, *, past: bool = False) -> s
     )
 
 
-def format_duration(delta: timedelta) -> str:
-    return format_timedelta(delta, threshold=1.0, locale=current_language.get())
-
-
 def group_display_name(names: Mapping[str, str]) -> str:
     return names.get(current_language.get()) or names.get(DEFAULT_LANGUAGE) or ""
 

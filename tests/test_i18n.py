@@ -23,8 +23,12 @@ from babel.messages.catalog import Catalog
 from jinja2 import Environment, nodes
 
 from app import catalogues, i18n
+from app.services.audit import AuditAction
+from app.services.secrets import EXPIRY_CHOICES
 from app.settings import PROJECT_ROOT, Settings
 from app.web.app import create_app
+from app.web.forms import expiry_value
+from app.web.labels import KNOWN_ACTIONS, action_label, expiry_options
 from tests.conftest import BASE_URL
 from tests.support import FrozenClock, create_secret, csrf_headers, prime_csrf, reveal, sign_in
 
@@ -84,6 +88,53 @@ def test_translations_keep_every_placeholder_and_plural_form(language: str) -> N
         for text in map(str, strings):
             # A plural may drop %(num)s ("once"), but never a named value like %(time)s.
             assert wanted - {"num"} <= set(re.findall(r"%\((\w+)\)s", text)), message.id
+
+
+@pytest.mark.parametrize("language", ["en", *TRANSLATED_LANGUAGES])
+def test_every_audit_action_has_a_label_in_every_language(language: str) -> None:
+    # Without a label an action shows as its raw code and the audit filter lists it as such.
+    i18n.load_catalogues([language])
+    token = i18n.current_language.set(language)
+    try:
+        english = {action: _english_label(action) for action in AuditAction}
+        for action in AuditAction:
+            label = action_label(action.value)
+            assert label != action.value, action
+            if language != "en":
+                assert label != english[action], action
+    finally:
+        i18n.current_language.reset(token)
+    assert set(KNOWN_ACTIONS) == {action.value for action in AuditAction}
+
+
+@pytest.mark.parametrize("language", TRANSLATED_LANGUAGES)
+def test_every_expiry_choice_has_words_in_every_language(language: str) -> None:
+    # The forms render these options; the validator accepts exactly these values.
+    i18n.load_catalogues([language])
+    token = i18n.current_language.set(language)
+    try:
+        options = expiry_options()
+    finally:
+        i18n.current_language.reset(token)
+    english = dict(_in_english(expiry_options))
+    assert [value for value, _words in options] == [expiry_value(c) for c in EXPIRY_CHOICES]
+    assert all(words and words != english[value] for value, words in options)
+
+
+def _in_english(render: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    token = i18n.current_language.set("en")
+    try:
+        return render()
+    finally:
+        i18n.current_language.reset(token)
+
+
+def _english_label(action: AuditAction) -> str:
+    token = i18n.current_language.set("en")
+    try:
+        return action_label(action.value)
+    finally:
+        i18n.current_language.reset(token)
 
 
 def test_the_template_file_lists_what_the_code_uses(extracted: Catalog) -> None:

@@ -7,7 +7,6 @@ and the audit rows are all there is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from piccolo.columns.combination import WhereRaw
 
+from app import crypto
 from app.auth.identity import User
 from app.auth.rules import Recipient
 from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
@@ -23,12 +23,6 @@ PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
 EXPORT_BATCH = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-ACTION_PATTERN = re.compile(r"^[a-z_]{1,20}(\.[a-z_]{1,20})?$")
-
-
-def plausible_id(text: str) -> bool:
-    return bool(_ID.match(text))
 
 
 class BadCursor(ValueError):
@@ -48,7 +42,7 @@ class Cursor:
     @classmethod
     def decode(cls, text: str) -> Cursor:
         micros, _dot, row_id = text.partition(".")
-        if not micros.isdigit() or len(micros) > 18 or not _ID.match(row_id):
+        if not micros.isdigit() or len(micros) > 18 or not crypto.plausible_id(row_id):
             raise BadCursor(text[:40])
         try:
             return cls(_EPOCH + timedelta(microseconds=int(micros)), row_id)
@@ -159,7 +153,7 @@ async def list_my_secrets(
 
 
 async def find_my_secret(user: User, secret_id: str) -> OwnedSecret | None:
-    if user.email is None or not plausible_id(secret_id):
+    if user.email is None or not crypto.plausible_id(secret_id):
         return None
     row = (
         await Secret.select(*_OWNED_COLUMNS)

@@ -23,7 +23,6 @@ from app.services.secrets import (
     ByMasterKeys,
     RevealedFile,
     SecretUnavailable,
-    plausible_id,
 )
 
 
@@ -58,7 +57,7 @@ def from_reveal(secret_id: str, file: RevealedFile) -> Download:
 
 
 async def kdf_salt(secret_id: str) -> bytes | None:
-    if not plausible_id(secret_id):
+    if not crypto.plausible_id(secret_id):
         return None
     row = await Secret.select(Secret.kdf_salt).where(Secret.id == secret_id).first()
     return row["kdf_salt"] if row else None
@@ -75,7 +74,7 @@ async def open_download(
     """With the reveal's ticket (the sealed chunks, for the browser), or with the key (the
     server opens them: the pasted link, or a guest's wrapped key). Changes nothing; anything
     wrong looks unavailable."""
-    if not plausible_id(secret_id) or (ticket is None and opener is None):
+    if not crypto.plausible_id(secret_id) or (ticket is None and opener is None):
         raise SecretUnavailable
     row = (
         await Secret.select(

@@ -20,11 +20,9 @@ from app.auth.rules import NotAllowed, may_invite
 from app.db.engine import write_transaction
 from app.db.tables import GUEST_ROLE, Invitation, InvitationState, Secret, SecretState
 from app.services import audit, files
-from app.services.audit import ClientInfo
-from app.services.secrets import ByMasterKeys, RevealedSecret, reveal_secret
+from app.services.audit import AuditAction, ClientInfo
+from app.services.secrets import EXPIRY_CHOICES, ByMasterKeys, RevealedSecret, reveal_secret
 
-EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
-DEFAULT_EXPIRY = timedelta(days=1)
 # A guest's secret lives 7 days from submission, whatever was left of the invitation, so the
 # staff member always has the same time to open it (and master keys can rotate within 7 days).
 GUEST_SECRET_LIFETIME = timedelta(days=7)
@@ -80,10 +78,6 @@ def plausible_token(token: str) -> bool:
     return 16 <= len(token) <= 64 and all(c.isalnum() or c in "-_" for c in token)
 
 
-def _plausible_id(value: str) -> bool:
-    return 0 < len(value) <= 32 and all(c.isalnum() or c in "-_" for c in value)
-
-
 async def create_invitation(
     *, creator: User, label: str, expires_in: timedelta, now: datetime, client: ClientInfo
 ) -> CreatedInvitation:
@@ -108,7 +102,7 @@ async def create_invitation(
         )
         # The label may name a person: it stays out of the audit trail, like the token.
         await audit.record(
-            "invitation.created",
+            AuditAction.INVITATION_CREATED,
             at=now,
             actor=creator.label,
             client=client,
@@ -141,7 +135,7 @@ async def find_open_invitation(token: str, now: datetime) -> OpenInvitation | No
 async def record_opened(invitation: OpenInvitation, now: datetime, client: ClientInfo) -> None:
     # Once per client and hour: reloading the guest page must not fill the trail.
     await audit.record_once(
-        "invitation.opened",
+        AuditAction.INVITATION_OPENED,
         within=timedelta(hours=1),
         at=now,
         actor=audit.GUEST,
@@ -218,7 +212,7 @@ async def submit_guest_secret(
         if file is not None:
             await files.store_chunks(secret_id, file)
         await audit.record(
-            "invitation.used",
+            AuditAction.INVITATION_USED,
             at=now,
             actor=audit.GUEST,
             client=client,
@@ -310,7 +304,7 @@ async def revoke_invitation(
     *, invitation_id: str, user: User, now: datetime, client: ClientInfo
 ) -> bool:
     """Only its creator revokes, and only while it is unused; returns whether it was revoked."""
-    if not _plausible_id(invitation_id) or user.email is None:
+    if not crypto.plausible_id(invitation_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
@@ -325,7 +319,7 @@ async def revoke_invitation(
         )
         if revoked:
             await audit.record(
-                "invitation.revoked",
+                AuditAction.INVITATION_REVOKED,
                 at=now,
                 actor=user.label,
                 client=client,

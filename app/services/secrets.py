@@ -24,8 +24,9 @@ from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
 from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
 from app.services import audit, files
-from app.services.audit import ClientInfo
+from app.services.audit import AuditAction, ClientInfo
 
+# The one list of lifetimes and view limits: forms, templates and validators all read these.
 EXPIRY_CHOICES: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 DEFAULT_EXPIRY = timedelta(days=1)
 MAX_VIEWS = 10
@@ -291,7 +292,7 @@ async def create_secret(
         label=label,  # private: not in the audit row below
     )
     created = audit.event(
-        "secret.created",
+        AuditAction.SECRET_CREATED,
         at=now,
         actor=creator.label,
         client=client,
@@ -319,14 +320,10 @@ async def create_secret(
 
 async def find_secret(secret_id: str) -> SecretSummary | None:
     """One query, no side effect: what the link page needs to show (never the content)."""
-    if not plausible_id(secret_id):
+    if not crypto.plausible_id(secret_id):
         return None
     row = await Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
     return _summary(row) if row else None
-
-
-def plausible_id(secret_id: str) -> bool:
-    return 0 < len(secret_id) <= 32 and all(c.isalnum() or c in "-_" for c in secret_id)
 
 
 async def reveal_secret(
@@ -342,7 +339,7 @@ async def reveal_secret(
     Link secrets open with the browser's proof (JS) or the pasted key (no JS); a guest's
     secret has no link, and its key is unwrapped with the server's master keys instead.
     """
-    if not plausible_id(secret_id):
+    if not crypto.plausible_id(secret_id):
         raise SecretUnavailable
     guest_submission = isinstance(opener, ByMasterKeys)
     refusal: str | None = None
@@ -396,7 +393,7 @@ async def reveal_secret(
             views_left = row["views_left"] - 1
             # The view and its audit row in one statement on PostgreSQL (one round trip).
             revealed = audit.event(
-                "secret.revealed",
+                AuditAction.SECRET_REVEALED,
                 at=now,
                 actor=viewer.label,
                 client=client,
@@ -415,7 +412,7 @@ async def reveal_secret(
     except (NotForYou, WrongKey, CannotOpen):
         # The refusal is recorded after the rollback: no view was spent.
         await audit.record(
-            "secret.refused",
+            AuditAction.SECRET_REFUSED,
             at=now,
             actor=viewer.label,
             outcome="refused",
@@ -543,7 +540,7 @@ def _count_view(
 
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
-    if not plausible_id(secret_id) or user.email is None:
+    if not crypto.plausible_id(secret_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
@@ -570,6 +567,10 @@ async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: Cl
         if revoked:
             await files.delete_chunks([secret_id])
             await audit.record(
-                "secret.revoked", at=now, actor=user.label, client=client, secret_id=secret_id
+                AuditAction.SECRET_REVOKED,
+                at=now,
+                actor=user.label,
+                client=client,
+                secret_id=secret_id,
             )
     return bool(revoked)

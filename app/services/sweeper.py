@@ -19,7 +19,7 @@ from app.db.tables import (
     SecretState,
 )
 from app.services import files
-from app.services.audit import SYSTEM, actor_columns
+from app.services.audit import SYSTEM, AuditAction, actor_columns
 
 logger = logging.getLogger("app.sweeper")
 
@@ -70,7 +70,7 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
             AuditEvent(
                 at=now,
                 **actor_columns(SYSTEM),
-                action="secret.expired",
+                action=AuditAction.SECRET_EXPIRED.value,
                 outcome="ok",
                 secret_id=row["id"],
                 target=row["creator_email"],
@@ -80,7 +80,7 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
             AuditEvent(
                 at=now,
                 **actor_columns(SYSTEM),
-                action="invitation.expired",
+                action=AuditAction.INVITATION_EXPIRED.value,
                 outcome="ok",
                 invitation_id=row["id"],
                 target=row["creator_email"],

@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import Provide
-from litestar.exceptions import NotAuthorizedException
 
 from app.auth.identity import User
 from app.services.audit import ClientInfo
@@ -34,13 +33,6 @@ def provide_now(request: Request[Any, Any, Any]) -> datetime:
 
 def provide_current_user(request: Request[Any, Any, Any]) -> User | None:
     user: User | None = request.scope.get("state", {}).get("user")
-    return user
-
-
-def provide_signed_in_user(request: Request[Any, Any, Any]) -> User:
-    user = provide_current_user(request)
-    if user is None:
-        raise NotAuthorizedException
     return user
 
 

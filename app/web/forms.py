@@ -168,16 +168,25 @@ def parse_browser_sealed(
     return SealedSecret(crypto.Sealed(nonce, ciphertext), proof, salt)
 
 
-def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
-    raw = _text(form, "expires_in", 20).strip() or str(int(DEFAULT_EXPIRY.total_seconds()))
+def expiry_value(choice: timedelta) -> str:
+    """An expiry as the forms send it: whole seconds."""
+    return str(int(choice.total_seconds()))
+
+
+def _read_expiry(form: Mapping[str, object], result: FormResult) -> timedelta | None:
+    raw = _text(form, "expires_in", 20).strip() or expiry_value(DEFAULT_EXPIRY)
     result.values["expires_in"] = raw
-    allowed = {str(int(choice.total_seconds())): choice for choice in EXPIRY_CHOICES}
-    if raw not in allowed:
+    return {expiry_value(choice): choice for choice in EXPIRY_CHOICES}.get(raw)
+
+
+def parse_expiry(form: Mapping[str, object], result: FormResult) -> timedelta:
+    expires_in = _read_expiry(form, result)
+    if expires_in is None:
         result.errors["expires_in"] = _(
             "Choose how long the secret lives: 1 hour, 1 day or 7 days."
         )
         return DEFAULT_EXPIRY
-    return allowed[raw]
+    return expires_in
 
 
 def parse_secret_form(
@@ -284,17 +293,14 @@ def parse_label(form: Mapping[str, object], result: FormResult) -> str:
 def parse_invitation_form(form: Mapping[str, object]) -> tuple[FormResult, InvitationForm | None]:
     result = FormResult(values={})
     label = parse_label(form, result)
-    default = str(int(invitations.DEFAULT_EXPIRY.total_seconds()))
-    raw_expiry = _text(form, "expires_in", 20).strip() or default
-    result.values["expires_in"] = raw_expiry
-    allowed = {str(int(choice.total_seconds())): choice for choice in invitations.EXPIRY_CHOICES}
-    if raw_expiry not in allowed:
+    expires_in = _read_expiry(form, result)
+    if expires_in is None:
         result.errors["expires_in"] = _(
             "Choose how long the invitation stays open: 1 hour, 1 day or 7 days."
         )
-    if not result.ok:
+    if not result.ok or expires_in is None:
         return result, None
-    return result, InvitationForm(label, allowed[raw_expiry])
+    return result, InvitationForm(label, expires_in)
 
 
 def parse_guest_form(

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 from app.db.tables import SecretState
 from app.i18n import _, format_size
-from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind
+from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind, AuditAction
+from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
+from app.web.forms import expiry_value
 
 # Lambdas, so each label is translated into the language of the request that shows it.
-_ACTIONS: dict[str, Callable[[], str]] = {
-    "secret.created": lambda: _("Created"),
-    "secret.revealed": lambda: _("Opened"),
-    "secret.refused": lambda: _("Attempt refused"),
-    "secret.revoked": lambda: _("Revoked"),
-    "secret.expired": lambda: _("Expired"),
-    "secret.create_refused": lambda: _("Sharing refused"),
-    "invitation.expired": lambda: _("Invitation expired"),
-    "signin": lambda: _("Signed in"),
-    "audit.exported": lambda: _("Audit trail exported"),
+_ACTIONS: dict[AuditAction, Callable[[], str]] = {
+    AuditAction.SECRET_CREATED: lambda: _("Created"),
+    AuditAction.SECRET_REVEALED: lambda: _("Opened"),
+    AuditAction.SECRET_REFUSED: lambda: _("Attempt refused"),
+    AuditAction.SECRET_REVOKED: lambda: _("Revoked"),
+    AuditAction.SECRET_EXPIRED: lambda: _("Expired"),
+    AuditAction.SECRET_CREATE_REFUSED: lambda: _("Sharing refused"),
+    AuditAction.INVITATION_CREATED: lambda: _("Invitation created"),
+    AuditAction.INVITATION_OPENED: lambda: _("Invitation opened"),
+    AuditAction.INVITATION_USED: lambda: _("Invitation used"),
+    AuditAction.INVITATION_REVOKED: lambda: _("Invitation revoked"),
+    AuditAction.INVITATION_EXPIRED: lambda: _("Invitation expired"),
+    AuditAction.INVITATION_CREATE_REFUSED: lambda: _("Invitation refused"),
+    AuditAction.SIGNIN: lambda: _("Signed in"),
+    AuditAction.AUDIT_EXPORTED: lambda: _("Audit trail exported"),
 }
 _REASONS: dict[str, Callable[[], str]] = {
     "wrong_person": lambda: _("wrong person"),
@@ -32,16 +41,22 @@ _STATES: dict[str, Callable[[], str]] = {
     SecretState.EXPIRED.value: lambda: _("Expired"),
     SecretState.REVOKED.value: lambda: _("Revoked"),
 }
+_EXPIRIES: dict[timedelta, Callable[[], str]] = {
+    timedelta(hours=1): lambda: _("1 hour"),
+    timedelta(days=1): lambda: _("1 day"),
+    timedelta(days=7): lambda: _("7 days"),
+}
 _OUTCOMES: dict[str, Callable[[], str]] = {
     "ok": lambda: _("done"),
     "refused": lambda: _("refused"),
 }
 
-KNOWN_ACTIONS: tuple[str, ...] = tuple(_ACTIONS)
+KNOWN_ACTIONS: tuple[str, ...] = tuple(action.value for action in AuditAction)
 
 
 def action_label(code: str) -> str:
-    label = _ACTIONS.get(code)
+    # Rows hold the plain code; a code no member has (an older release's) shows as it is.
+    label = _ACTIONS.get(AuditAction(code)) if code in KNOWN_ACTIONS else None
     return label() if label else code
 
 
@@ -64,6 +79,11 @@ def outcome_label(code: str) -> str:
     return label() if label else code
 
 
+def expiry_options() -> list[tuple[str, str]]:
+    """The lifetimes a form offers, as (value sent, words shown), in the order offered."""
+    return [(expiry_value(choice), _EXPIRIES[choice]()) for choice in EXPIRY_CHOICES]
+
+
 def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:
     # Only the kind column decides: an account called "system" is still just that account.
     if kind == SYSTEM:
@@ -75,7 +95,10 @@ def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:
     return actor
 
 
-TEMPLATE_HELPERS: dict[str, Callable[..., str]] = {
+TEMPLATE_HELPERS: dict[str, Any] = {
+    "expiry_options": expiry_options,
+    "default_expiry": expiry_value(DEFAULT_EXPIRY),
+    "view_limits": range(1, MAX_VIEWS + 1),
     "action_label": action_label,
     "reason_label": reason_label,
     "state_label": state_label,

@@ -15,12 +15,12 @@ from litestar import Controller, Request, get
 from litestar.params import Parameter
 from litestar.response import Stream, Template
 
-from app import i18n
+from app import crypto, i18n
 from app.auth.identity import User
 from app.i18n import _
 from app.services import audit, dashboard
-from app.services.audit import ClientInfo
-from app.services.dashboard import ACTION_PATTERN, AuditFilter, TrailEvent
+from app.services.audit import AuditAction, ClientInfo
+from app.services.dashboard import AuditFilter, TrailEvent
 from app.web.controllers.dashboard import bad_page_link
 from app.web.controllers.secrets import sign_in_required
 from app.web.labels import KNOWN_ACTIONS
@@ -93,9 +93,9 @@ def parse_filter(
     if not typed["actor"].isprintable():
         # NUL, escapes, bidi overrides: no address holds them, and the database refuses NUL.
         errors["actor"] = _("Enter a person as plain text, without control characters.")
-    if typed["action"] and not ACTION_PATTERN.match(typed["action"]):
+    if typed["action"] and typed["action"] not in KNOWN_ACTIONS:
         errors["action"] = _("Choose an action from the list.")
-    if typed["secret"] and not dashboard.plausible_id(typed["secret"]):
+    if typed["secret"] and not crypto.plausible_id(typed["secret"]):
         errors["secret"] = _("A secret's id has only letters, digits, - and _.")
     day_from = day_to = None
     try:
@@ -203,7 +203,7 @@ class AuditController(Controller):
         first_page = await dashboard.search_audit(search, None, dashboard.EXPORT_BATCH)
         # Who took a copy of the trail, and of which part, is itself part of the trail.
         await audit.record(
-            "audit.exported",
+            AuditAction.AUDIT_EXPORTED,
             at=now,
             actor=user.label,
             client=client,

@@ -14,10 +14,10 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from app.auth.identity import User, user_from_claims
+from app.auth.identity import user_from_claims
 from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
-from app.services.audit import ANONYMOUS, ClientInfo, record
+from app.services.audit import ANONYMOUS, AuditAction, ClientInfo, record
 from app.settings import Settings
 from app.web.responses import error_page
 from app.web.sessions import Session, SessionManager
@@ -60,6 +60,7 @@ def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
         _("The Prowise Account service cannot be reached right now. Try again in a minute."),
         headers={"Retry-After": "60"},
     )
+
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -160,7 +161,7 @@ class AuthController(Controller):
             return provider_unreachable_page(request)
         except (SignInError, KeyError) as exc:
             await record(
-                "signin",
+                AuditAction.SIGNIN,
                 at=now,
                 actor=ANONYMOUS,
                 outcome="refused",
@@ -180,7 +181,9 @@ class AuthController(Controller):
         if old is not None:
             await sessions.destroy(old.id)
         session_id = await sessions.create(user, id_token)
-        await record("signin", at=now, actor=user.label, client=client, reason=user.role.value)
+        await record(
+            AuditAction.SIGNIN, at=now, actor=user.label, client=client, reason=user.role.value
+        )
         return Redirect(
             pending["next"],
             status_code=303,
@@ -234,7 +237,3 @@ def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
         ),
         headers={"retry-after": "30"},
     )
-
-
-def current_user_label(user: User | None) -> str:
-    return user.label if user else ""

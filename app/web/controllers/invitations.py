@@ -19,7 +19,7 @@ from app.auth.identity import User
 from app.auth.rules import may_invite
 from app.i18n import _
 from app.services import downloads, invitations
-from app.services.audit import ClientInfo, record
+from app.services.audit import AuditAction, ClientInfo, record
 from app.services.secrets import ByMasterKeys, CannotOpen, NotForYou, SecretUnavailable
 from app.settings import Settings
 from app.web.controllers.secrets import cannot_open_page, not_for_you, sign_in_required
@@ -99,7 +99,7 @@ class InvitationController(Controller):
         if user is None or not may_invite(user):
             if user is not None:
                 await record(
-                    "invitation.create_refused",
+                    AuditAction.INVITATION_CREATE_REFUSED,
                     at=now,
                     actor=user.label,
                     outcome="refused",

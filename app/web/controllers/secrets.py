@@ -15,7 +15,7 @@ from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
 from app.services import dashboard, downloads, secrets
-from app.services.audit import ClientInfo, record, record_once
+from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
@@ -101,7 +101,7 @@ class SecretController(Controller):
         if forged or user.email is None:
             # The form never offers this: a customer addressing an email is a forged request.
             await record(
-                "secret.create_refused",
+                AuditAction.SECRET_CREATE_REFUSED,
                 at=now,
                 actor=user.label,
                 outcome="refused",
@@ -194,7 +194,7 @@ class SecretController(Controller):
             return render(request, "secret_status.html", secret=summary, now=now)
         if summary.is_waiting(now):
             await record_once(
-                "secret.refused",
+                AuditAction.SECRET_REFUSED,
                 at=now,
                 actor=user.label,
                 outcome="refused",
