@@ -152,7 +152,13 @@ async def sign_in_at_django(page: Page, app: RunningApp, idp: DjangoIdp) -> None
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(app.url + "/")
-    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await expect(page.locator("#account-menu")).to_be_visible()
+
+
+async def sign_out(page: Page) -> None:
+    """Sign out sits in the header's account menu (a <details>)."""
+    await page.locator("#account-menu summary").click()
+    await page.get_by_role("button", name="Sign out").click()
 
 
 async def test_staff_signs_in_at_django_provider_with_groups_from_the_groups_scope(
@@ -163,7 +169,7 @@ async def test_staff_signs_in_at_django_provider_with_groups_from_the_groups_sco
     await page.goto(django_app.url + "/")
     await sign_in_at_django(page, django_app, django_idp)
     await expect(page.locator(".who")).to_contain_text(STAFF)
-    await expect(page.locator(".who .role")).to_have_text("staff")
+    await expect(page.locator("#account-menu .role")).to_have_text("staff")
     assert await django_app.who(context) == {
         "role": "staff",
         "email": STAFF,
@@ -233,7 +239,7 @@ async def test_sign_out_reaches_an_end_session_endpoint_on_another_origin(
     await sign_in_at_django(page, django_app, django_idp)
     visited: list[str] = []
     page.on("request", lambda request: visited.append(request.url))
-    await page.get_by_role("button", name="Sign out").click()
+    await sign_out(page)
     # The provider ended its session and sent the browser back: the CSP let the redirect go.
     await page.wait_for_url(django_app.url + "/")
     await expect(page.get_by_role("link", name=SIGN_IN)).to_be_visible()
@@ -249,7 +255,7 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password(
     page = await context.new_page()
     await page.goto(django_app.url + "/")
     await sign_in_at_django(page, django_app, django_idp)
-    await page.get_by_role("button", name="Sign out").click()
+    await sign_out(page)
     await expect(page.get_by_role("link", name=SIGN_IN)).to_be_visible()
     # The provider's session is still alive, yet it asks for the password again.
     await sign_in_at_django(page, django_app, django_idp)
@@ -264,6 +270,7 @@ async def test_provider_down_shows_the_unreachable_page_in_the_visitors_language
     page = await german.new_page()
     await page.goto(django_app.url + "/")
     await sign_in_at_django_in_german(page, django_app, django_idp)
+    await page.locator("#account-menu summary").click()
     await page.get_by_role("button", name="Abmelden").click()
     django_idp.configure(django_app.url, people(), down=True)
     try:
@@ -308,7 +315,7 @@ async def test_trusted_email_without_email_verified_and_aliased_groups_at_the_mo
     page = await context.new_page()
     await page.goto(mock_app.url + "/")
     await sign_in_at_mock(page, mock_app, issuer, sub)
-    await expect(page.locator(".who .role")).to_have_text("staff")
+    await expect(page.locator("#account-menu .role")).to_have_text("staff")
     assert await mock_app.who(context) == {
         "role": "staff",
         "email": email,
@@ -327,7 +334,7 @@ async def test_an_unverified_email_is_told_so_in_chromium(
     await expect(
         page.get_by_role("heading", name="Your email address is not verified")
     ).to_be_visible()
-    await expect(page.locator(".who .role")).to_have_text("email not verified")
+    await expect(page.locator("#account-menu .role")).to_have_text("email not verified")
     await expect(page.get_by_label("Secret", exact=True)).to_have_count(0)
     await expect(page.get_by_role("link", name="My secrets")).to_have_count(0)
     assert await mock_app.who(context) == {"role": "customer", "email": None, "groups": []}
