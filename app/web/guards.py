@@ -70,7 +70,7 @@ def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Respons
     if is_htmx(request):
         # A fragment would put a whole page into the form: htmx loads the page instead.
         # Quoted: the path's parameters come from the URL, and a header must stay one line.
-        location = quote(next_path, safe="/")
+        location = quote(next_path, safe="/", errors="replace")
         return Response(content=b"", status_code=401, headers={"HX-Redirect": location})
     return render(request, "sign_in_required.html", status_code=401, next_path=next_path)
 
