@@ -168,7 +168,6 @@ async def record_once(
         reason=reason,
     )
 
-
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
     """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
     insert as a CTE), so one round trip instead of four (BEGIN, two INSERTs, COMMIT)."""
