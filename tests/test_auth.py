@@ -51,6 +51,34 @@ async def test_sign_in_brings_the_visitor_back_to_the_secret(
     assert (await reveal(visitor, secret_id, key)).status_code == 200
 
 
+async def test_a_signed_out_htmx_reveal_loads_the_sign_in_page_instead_of_swapping_it_in(
+    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    await sign_in(client, issuer, STAFF)
+    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    visitor = new_client()  # an idle-expired session looks just like this: no user
+    await prime_csrf(visitor)
+    htmx = await visitor.post(
+        f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(visitor, htmx=True)
+    )
+    assert htmx.status_code == 401
+    assert htmx.headers["hx-redirect"] == f"/s/{secret_id}"
+    assert htmx.text == ""
+    # Without JavaScript the same POST answers with the page, pointing back to the secret.
+    plain = await visitor.post(
+        f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(visitor)
+    )
+    assert plain.status_code == 401
+    assert "hx-redirect" not in plain.headers
+    assert f"/auth/login?next=/s/{secret_id}" in plain.text
+    landing = await visitor.get(htmx.headers["hx-redirect"])
+    assert landing.status_code == 401
+    assert f"/auth/login?next=/s/{secret_id}" in landing.text
+    assert await Secret.count() == 1
+    row = await Secret.select(Secret.state).where(Secret.id == secret_id).first()
+    assert row == {"state": "waiting"}
+
+
 @pytest.mark.parametrize(
     "target", ["https://evil.example/", "//evil.example/x", "/\\evil", "javascript:alert(1)"]
 )

@@ -36,6 +36,12 @@ from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.formcheck import FormEncodingMiddleware
+from app.web.guards import (
+    RoleRequired,
+    SignInRequired,
+    handle_role_required,
+    handle_sign_in_required,
+)
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
@@ -172,7 +178,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         csrf_config=csrf,
         before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,
-        exception_handlers={HTTPException: handle_http_exception, Exception: handle_server_error},
+        exception_handlers={
+            SignInRequired: handle_sign_in_required,
+            RoleRequired: handle_role_required,
+            HTTPException: handle_http_exception,
+            Exception: handle_server_error,
+        },
         lifespan=[lifespan],
         state=State(state),
         request_max_body_size=MAX_BODY_BYTES,

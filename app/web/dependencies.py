@@ -1,4 +1,5 @@
-"""Values every handler may ask for by name: `settings`, `now`, `user`, `client`."""
+"""Values every handler may ask for by name: `settings`, `now`, `user`, `client`, and the
+shared `oidc` client and `sessions` manager."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from litestar import Request
 from litestar.di import Provide
 
 from app.auth.identity import User
+from app.auth.oidc import OidcClient
 from app.services.audit import ClientInfo
 from app.settings import Settings
 from app.web.clientaddress import client_address, client_hash
+from app.web.sessions import SessionManager
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +39,16 @@ def provide_current_user(request: Request[Any, Any, Any]) -> User | None:
     return user
 
 
+def provide_oidc(request: Request[Any, Any, Any]) -> OidcClient:
+    oidc: OidcClient = request.app.state.oidc
+    return oidc
+
+
+def provide_sessions(request: Request[Any, Any, Any]) -> SessionManager:
+    sessions: SessionManager = request.app.state.sessions
+    return sessions
+
+
 def provide_client(request: Request[Any, Any, Any]) -> ClientInfo:
     settings = provide_settings(request)
     return ClientInfo(
@@ -49,4 +62,6 @@ DEPENDENCIES: dict[str, Provide] = {
     "now": Provide(provide_now, sync_to_thread=False),
     "user": Provide(provide_current_user, sync_to_thread=False),
     "client": Provide(provide_client, sync_to_thread=False),
+    "oidc": Provide(provide_oidc, sync_to_thread=False),
+    "sessions": Provide(provide_sessions, sync_to_thread=False),
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -22,7 +22,7 @@ from app.services import audit, dashboard
 from app.services.audit import AuditAction, ClientInfo
 from app.services.dashboard import AuditFilter, TrailEvent
 from app.web.controllers.dashboard import bad_page_link
-from app.web.controllers.secrets import sign_in_required
+from app.web.guards import SIGN_IN_NEXT, requires_auditor
 from app.web.labels import KNOWN_ACTIONS
 from app.web.responses import error_page, render
 
@@ -123,18 +123,14 @@ def query_string(typed: dict[str, str]) -> str:
     return urlencode({name: value for name, value in typed.items() if value})
 
 
-def not_an_auditor(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request, 403, _("Not allowed"), _("Only auditors can see the whole audit trail.")
-    )
-
-
 class AuditController(Controller):
+    guards = (requires_auditor,)
+    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/audit"}
+
     @get("/audit")
     async def search(
         self,
         request: Request[Any, Any, Any],
-        user: User | None,
         now: datetime,
         actor: str | None = None,
         action: str | None = None,
@@ -143,10 +139,6 @@ class AuditController(Controller):
         end: ToQuery = None,
         after: str | None = None,
     ) -> Template:
-        if user is None:
-            return sign_in_required(request, "/audit")
-        if not user.is_auditor:
-            return not_an_auditor(request)
         search, typed = parse_filter(
             actor=actor, action=action, secret=secret, start=start, end=end
         )
@@ -180,7 +172,7 @@ class AuditController(Controller):
     async def export(
         self,
         request: Request[Any, Any, Any],
-        user: User | None,
+        user: User,
         now: datetime,
         client: ClientInfo,
         actor: str | None = None,
@@ -189,10 +181,6 @@ class AuditController(Controller):
         start: Query = None,
         end: ToQuery = None,
     ) -> Template | Stream:
-        if user is None:
-            return sign_in_required(request, "/audit")
-        if not user.is_auditor:
-            return not_an_auditor(request)
         search, typed = parse_filter(
             actor=actor, action=action, secret=secret, start=start, end=end
         )

@@ -94,11 +94,11 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         settings: Settings,
+        oidc: OidcClient,
+        sessions: SessionManager,
         next: str | None = None,
         prompt: str | None = None,
     ) -> Redirect | Template:
-        oidc: OidcClient = request.app.state.oidc
-        sessions: SessionManager = request.app.state.sessions
         force_login = request.cookies.get(REAUTH_COOKIE) == "1"
         try:
             # "Sign in with another account" (prompt=login) or a provider whose session outlived
@@ -130,14 +130,14 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         settings: Settings,
+        oidc: OidcClient,
+        sessions: SessionManager,
         now: datetime,
         client: ClientInfo,
         code: str | None = None,
         oidc_state: Annotated[str | None, Parameter(query="state")] = None,
         error: str | None = None,
     ) -> Redirect | Template:
-        oidc: OidcClient = request.app.state.oidc
-        sessions: SessionManager = request.app.state.sessions
         cookie_state = request.cookies.get(LOGIN_STATE_COOKIE, "")
         pending = None
         if (
@@ -199,10 +199,13 @@ class AuthController(Controller):
 
     @post("/logout", status_code=303)
     async def logout(
-        self, request: Request[Any, Any, Any], settings: Settings, data: Form
+        self,
+        request: Request[Any, Any, Any],
+        settings: Settings,
+        oidc: OidcClient,
+        sessions: SessionManager,
+        data: Form,
     ) -> Redirect | Template:
-        oidc: OidcClient = request.app.state.oidc
-        sessions: SessionManager = request.app.state.sessions
         session: Session | None = request.scope.get("state", {}).get("session")
         back_to = data.get("next")
         target = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from litestar.response import Redirect, Template
 from app.auth.identity import User
 from app.i18n import _
 from app.services import dashboard
-from app.web.controllers.secrets import sign_in_required
+from app.web.guards import SIGN_IN_NEXT, requires_signed_in
 from app.web.responses import error_page, is_htmx, render
 
 
@@ -31,17 +32,17 @@ def not_found(request: Request[Any, Any, Any]) -> Template:
 
 class DashboardController(Controller):
     path = "/dashboard"
+    guards = (requires_signed_in,)
+    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/dashboard"}
 
     @get("/")
     async def my_secrets(
         self,
         request: Request[Any, Any, Any],
-        user: User | None,
+        user: User,
         now: datetime,
         after: str | None = None,
     ) -> Template:
-        if user is None:
-            return sign_in_required(request, "/dashboard")
         try:
             cursor = dashboard.Cursor.decode(after) if after else None
         except dashboard.BadCursor:
@@ -56,16 +57,16 @@ class DashboardController(Controller):
             first_page=cursor is None,
         )
 
-    @get("/secrets/{secret_id:str}/trail")
+    @get(
+        "/secrets/{secret_id:str}/trail", opt={SIGN_IN_NEXT: "/dashboard/secrets/{secret_id}/trail"}
+    )
     async def trail(
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
-        user: User | None,
+        user: User,
         now: datetime,
     ) -> Template:
-        if user is None:
-            return sign_in_required(request, f"/dashboard/secrets/{secret_id}/trail")
         found = await dashboard.secret_trail(user, secret_id)
         if found is None:
             return not_found(request)
@@ -84,12 +85,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
-        user: User | None,
+        user: User,
         now: datetime,
     ) -> Template:
         """Asks before revoking; changes nothing (the POST to /s/<id>/revoke does)."""
-        if user is None:
-            return sign_in_required(request, "/dashboard")
         secret = await dashboard.find_my_secret(user, secret_id)
         if secret is None:
             return not_found(request)
@@ -107,12 +106,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
-        user: User | None,
+        user: User,
         now: datetime,
     ) -> Template | Redirect:
         """One row of "My secrets" for htmx ("No, keep it"); the list itself otherwise."""
-        if user is None:
-            return sign_in_required(request, "/dashboard")
         secret = await dashboard.find_my_secret(user, secret_id)
         if secret is None:
             return not_found(request)

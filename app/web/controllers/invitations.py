@@ -6,6 +6,7 @@ here logs a path, and every answer for a dead invitation is the same page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,9 +23,10 @@ from app.services import downloads, invitations
 from app.services.audit import AuditAction, ClientInfo, record
 from app.services.secrets import ByMasterKeys, CannotOpen, NotForYou, SecretUnavailable
 from app.settings import Settings
-from app.web.controllers.secrets import cannot_open_page, not_for_you, sign_in_required
+from app.web.controllers.secrets import cannot_open_page, not_for_you
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
+from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 from app.web.upload import (
     MAX_FIELDS_BYTES,
@@ -56,17 +58,6 @@ def invitation_unavailable(request: Request[Any, Any, Any]) -> Template:
     )
 
 
-def refuse_non_staff(request: Request[Any, Any, Any], user: User | None) -> Template:
-    if user is None:
-        return sign_in_required(request, INVITATIONS_PATH)
-    return error_page(
-        request,
-        403,
-        _("Not allowed"),
-        _("Only Prowise staff can invite guests and receive their secrets."),
-    )
-
-
 async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str, Any]:
     return {
         "form": form,
@@ -77,36 +68,36 @@ async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str
 
 
 class InvitationController(Controller):
-    @get(INVITATIONS_PATH)
+    opt: Mapping[str, Any] = {SIGN_IN_NEXT: INVITATIONS_PATH}
+
+    @get(INVITATIONS_PATH, guards=[requires_staff])
     async def overview(
-        self, request: Request[Any, Any, Any], user: User | None, now: datetime
+        self, request: Request[Any, Any, Any], user: User, now: datetime
     ) -> Template:
-        if user is None or not may_invite(user):
-            return refuse_non_staff(request, user)
         context = await _page_context(user, now, FormResult(values={}))
         return render(request, "invitations.html", **context)
 
-    @post(INVITATIONS_PATH, status_code=200)
+    @post(INVITATIONS_PATH, status_code=200, guards=[requires_signed_in])
     async def create(
         self,
         request: Request[Any, Any, Any],
         data: Form,
-        user: User | None,
+        user: User,
         settings: Settings,
         now: datetime,
         client: ClientInfo,
     ) -> Template:
-        if user is None or not may_invite(user):
-            if user is not None:
-                await record(
-                    AuditAction.INVITATION_CREATE_REFUSED,
-                    at=now,
-                    actor=user.label,
-                    outcome="refused",
-                    client=client,
-                    reason="not_staff",
-                )
-            return refuse_non_staff(request, user)
+        if not may_invite(user):
+            # Not requires_staff: a signed-in person's try to invite is on the trail.
+            await record(
+                AuditAction.INVITATION_CREATE_REFUSED,
+                at=now,
+                actor=user.label,
+                outcome="refused",
+                client=client,
+                reason="not_staff",
+            )
+            raise not_staff()
         result, form = parse_invitation_form(data)
         if form is None:
             context = await _page_context(user, now, result)
@@ -132,17 +123,17 @@ class InvitationController(Controller):
             open_invitations=await invitations.list_open_invitations(user, now),
         )
 
-    @post(INVITATIONS_PATH + "/{invitation_id:str}/revoke", status_code=200)
+    @post(
+        INVITATIONS_PATH + "/{invitation_id:str}/revoke", status_code=200, guards=[requires_staff]
+    )
     async def revoke(
         self,
         request: Request[Any, Any, Any],
         invitation_id: str,
-        user: User | None,
+        user: User,
         now: datetime,
         client: ClientInfo,
     ) -> Template:
-        if user is None or not may_invite(user):
-            return refuse_non_staff(request, user)
         revoked = await invitations.revoke_invitation(
             invitation_id=invitation_id, user=user, now=now, client=client
         )
@@ -249,18 +240,16 @@ class InvitationController(Controller):
             request, "guest_sent.html", "fragments/guest_sent.html", invitation=invitation
         )
 
-    @post("/received/{secret_id:str}/reveal", status_code=200)
+    @post("/received/{secret_id:str}/reveal", status_code=200, guards=[requires_signed_in])
     async def reveal_received(
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
-        user: User | None,
+        user: User,
         settings: Settings,
         now: datetime,
         client: ClientInfo,
     ) -> Template | Response[Any]:
-        if user is None:
-            return sign_in_required(request, INVITATIONS_PATH)
         # Anyone signed in reaches the service, so a customer's or colleague's try is audited.
         try:
             revealed = await invitations.reveal_guest_secret(
@@ -288,19 +277,17 @@ class InvitationController(Controller):
             download_action=f"/received/{secret_id}/file",
         )
 
-    @post("/received/{secret_id:str}/file", status_code=200)
+    @post("/received/{secret_id:str}/file", status_code=200, guards=[requires_signed_in])
     async def download_received(
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
         data: Form,
-        user: User | None,
+        user: User,
         settings: Settings,
         now: datetime,
     ) -> Response[Any]:
         """A guest's file, inside the window after its reveal, opened with the wrapped key."""
-        if user is None:
-            return sign_in_required(request, INVITATIONS_PATH)
         ticket = data.get("ticket")
         try:
             download = await downloads.open_download(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
+from app.web.guards import SIGN_IN_NEXT, requires_signed_in
 from app.web.responses import error_page, is_htmx, render, unavailable_page
 from app.web.upload import (
     MAX_FIELDS_BYTES,
@@ -38,28 +40,25 @@ def secret_link(settings: Settings, secret_id: str) -> str:
     return f"{settings.base_url}/s/{secret_id}"
 
 
-def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Template:
-    return render(
-        request,
-        "sign_in_required.html",
-        status_code=401,
-        next_path=next_path,
-    )
-
-
 class SecretController(Controller):
+    guards = (requires_signed_in,)
+    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/s/{secret_id}"}
+
     # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
-    @post("/secrets", status_code=200, request_max_body_size=None, opt={"exclude_from_csrf": True})
+    @post(
+        "/secrets",
+        status_code=200,
+        request_max_body_size=None,
+        opt={"exclude_from_csrf": True, SIGN_IN_NEXT: "/"},
+    )
     async def create(
         self,
         request: Request[Any, Any, Any],
-        user: User | None,
+        user: User,
         settings: Settings,
         now: datetime,
         client: ClientInfo,
     ) -> Template | Redirect:
-        if user is None:
-            return sign_in_required(request, "/")
         made: list[secrets.ServerKeys] = []
 
         async def server_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
@@ -158,13 +157,11 @@ class SecretController(Controller):
         self,
         request: Request[Any, Any, Any],
         secret_id: str,
-        user: User | None,
+        user: User,
         now: datetime,
         client: ClientInfo,
     ) -> Template | Redirect:
         # Changes nothing: link previews and mail scanners must never consume a secret.
-        if user is None:
-            return sign_in_required(request, f"/s/{secret_id}")
         summary = await secrets.find_secret(secret_id)
         if summary is None:
             return unavailable_page(request)
@@ -213,12 +210,10 @@ class SecretController(Controller):
         request: Request[Any, Any, Any],
         secret_id: str,
         data: Form,
-        user: User | None,
+        user: User,
         now: datetime,
         client: ClientInfo,
     ) -> Template | Response[Any]:
-        if user is None:
-            return sign_in_required(request, f"/s/{secret_id}")
         form = parse_reveal_form(data)
         if form.passphrase_missing:
             # Nothing tried, nothing spent: the form asks for what is missing.
@@ -266,13 +261,11 @@ class SecretController(Controller):
         request: Request[Any, Any, Any],
         secret_id: str,
         data: Form,
-        user: User | None,
+        user: User,
         now: datetime,
     ) -> Response[Any]:
         """The file again, inside the window after its view: sealed for the browser to open
         (with the reveal's ticket), or opened here with the link's key (JavaScript off)."""
-        if user is None:
-            return sign_in_required(request, f"/s/{secret_id}")
         ticket = data.get("ticket")
         sealed = data.get("sealed") == "1"
         opener: secrets.ByLinkKey | None = None
@@ -301,12 +294,10 @@ class SecretController(Controller):
         request: Request[Any, Any, Any],
         secret_id: str,
         data: Form,
-        user: User | None,
+        user: User,
         now: datetime,
         client: ClientInfo,
     ) -> Template | Redirect:
-        if user is None:
-            return sign_in_required(request, f"/s/{secret_id}")
         revoked = await secrets.revoke_secret(
             secret_id=secret_id, user=user, now=now, client=client
         )
