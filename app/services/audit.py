@@ -144,7 +144,8 @@ async def record_once(
     One indexed look-up first; a rare race writes two rows, never an unbounded number."""
     seen: Any = (
         (AuditEvent.action == action.value)
-        & (AuditEvent.actor == actor)
+        # Compared as stored: record() cleans and cuts the actor text the same way.
+        & (AuditEvent.actor == actor_columns(actor)["actor"])
         & (AuditEvent.reason == reason)
         & (AuditEvent.at > at - within)
     )
@@ -167,6 +168,7 @@ async def record_once(
         target=target,
         reason=reason,
     )
+
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
     """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
