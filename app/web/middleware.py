@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app import i18n
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.responses import handle_http_exception
+from app.web.errors import handle_http_exception
 from app.web.sessions import SessionManager
 
 LANGUAGE_COOKIE = "safe_share_lang"

@@ -19,7 +19,7 @@ from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
 from app.i18n import _
 from app.services.audit import ANONYMOUS, AuditAction, ClientInfo, record
 from app.settings import Settings
-from app.web.responses import error_page
+from app.web.responses import error_page, safe_next
 from app.web.sessions import Session, SessionManager
 from app.web.stores import StoreUnavailable
 
@@ -63,15 +63,6 @@ def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
 
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def safe_next(path: str | None) -> str:
-    """Only same-site paths: an open redirect would hand our sign-in to someone else's page."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    if any(ord(ch) < 33 for ch in path) or len(path) > 200:
-        return "/"
-    return path
 
 
 def _cookie(settings: Settings, key: str, value: str, max_age: int, path: str = "/") -> Cookie:
