@@ -69,6 +69,12 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's own name for it, which extraction knows
+    """Marks a message for the catalogues without translating it: for tables built at import
+    time, whose words are translated (with translate()) in the language of each request."""
+    return message
+
+
 def negotiate_language(
     supported: Iterable[str],
     *,

@@ -22,7 +22,8 @@ from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import write_transaction
-from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
+from app.db.tables import GUEST_ROLE, AuditEvent, Secret
+from app.lifecycle import SecretState
 from app.services import audit, files
 from app.services.audit import AuditAction, ClientInfo
 

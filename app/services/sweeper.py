@@ -10,14 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.db.engine import is_postgres, write_transaction
-from app.db.tables import (
-    AuditEvent,
-    Invitation,
-    InvitationState,
-    Secret,
-    SecretChunk,
-    SecretState,
-)
+from app.db.tables import AuditEvent, Invitation, Secret, SecretChunk
+from app.lifecycle import InvitationState, SecretState
 from app.services import files
 from app.services.audit import SYSTEM, AuditAction, actor_columns
 
