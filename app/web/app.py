@@ -14,6 +14,7 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
@@ -168,6 +169,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             DefineMiddleware(RateLimitMiddleware, settings=settings, counter=counter, clock=clock),
             DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
         ],
+        # request.htmx in handlers (HTMXRequest), instead of reading HX-Request by hand.
+        plugins=[HTMXPlugin()],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,

@@ -7,11 +7,10 @@ or hostile client, and gets a clear 400 with nothing stored rather than a mangle
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from litestar import Request
 from litestar.enums import ScopeType
+from litestar.plugins.htmx import HTMXRequest
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from app.web.responses import unreadable_request_page
@@ -60,7 +59,7 @@ class FormEncodingMiddleware:
         if not more and size <= self.max_body_bytes:
             body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
             if not is_valid_form(body):
-                request: Request[Any, Any, Any] = Request(scope, receive)
+                request = HTMXRequest(scope, receive)
                 response = unreadable_request_page(request)
                 await response.to_asgi_response(None, request)(scope, receive, send)
                 return

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User
@@ -16,25 +17,17 @@ from app.services import dashboard, secrets
 from app.services.audit import ClientInfo
 from app.services.paging import Cursor
 from app.web.guards import SIGN_IN_NEXT, requires_signed_in
-from app.web.responses import is_htmx, not_found_page, render, unavailable_page
+from app.web.responses import not_found_page, render, unavailable_page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _row(
-    request: Request[Any, Any, Any], secret: secrets.SecretSummary, now: datetime
-) -> Template | Redirect:
+def _row(request: HTMXRequest, secret: secrets.SecretSummary, now: datetime) -> Template | Redirect:
     """One row of "My secrets": htmx swaps it in place, a plain request goes back to the list."""
-    if not is_htmx(request):
+    if not request.htmx:
         return Redirect(f"/dashboard#secret-{secret.id}", status_code=303)
-    return render(
-        request,
-        "dashboard.html",
-        "fragments/dashboard_row.html",
-        secret=secret,
-        now=now,
-        swapped=True,
-    )
+    context = {"secret": secret, "now": now, "swapped": True}
+    return Template("fragments/dashboard_row.html", context=context)
 
 
 class DashboardController(Controller):
@@ -109,7 +102,7 @@ class DashboardController(Controller):
     @get("/dashboard/secrets/{secret_id:str}")
     async def row(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         secret_id: str,
         user: User,
         now: datetime,
@@ -121,7 +114,7 @@ class DashboardController(Controller):
     @post("/s/{secret_id:str}/revoke", status_code=200, opt={SIGN_IN_NEXT: "/s/{secret_id}"})
     async def revoke(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         secret_id: str,
         data: Form,
         user: User,

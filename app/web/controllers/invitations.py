@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from app import crypto
@@ -26,7 +27,7 @@ from app.settings import Settings
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
 from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
-from app.web.responses import error_page, is_htmx, render
+from app.web.responses import error_page, render
 from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -75,7 +76,7 @@ class InvitationController(Controller):
     @post(INVITATIONS_PATH, status_code=200, guards=[requires_signed_in])
     async def create(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         data: Form,
         user: User,
         settings: Settings,
@@ -114,7 +115,7 @@ class InvitationController(Controller):
             created=created,
             label=form.label,
             # htmx swaps the form only; the list below it is refreshed out of band.
-            oob=is_htmx(request),
+            oob=bool(request.htmx),
             open_invitations=await invitations.list_open_invitations(user, now),
         )
 
@@ -229,7 +230,7 @@ class InvitationController(Controller):
     @post("/received/{secret_id:str}/reveal", status_code=200, guards=[requires_signed_in])
     async def reveal_received(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         secret_id: str,
         user: User,
         settings: Settings,
@@ -244,7 +245,7 @@ class InvitationController(Controller):
             master_keys=settings.secret_keys,
             client=client,
         )
-        if revealed.file is not None and not revealed.content and not is_htmx(request):
+        if revealed.file is not None and not revealed.content and not request.htmx:
             # JavaScript off and only a file: the reveal answers with the file itself.
             return file_attachment(downloads.from_reveal(secret_id, revealed.file))
         return render(
