@@ -153,18 +153,9 @@ class AuditController(Controller):
             "first_page": not after,
         }
         if search.errors:
-            return render(
-                request,
-                "audit.html",
-                "fragments/audit_results.html",
-                status_code=400,
-                listing=None,
-                **context,
-            )
+            return render(request, "audit.html", status_code=400, listing=None, **context)
         page = await search_audit(search, Cursor.decode(after) if after else None)
-        return render(
-            request, "audit.html", "fragments/audit_results.html", listing=page, **context
-        )
+        return render(request, "audit.html", listing=page, **context)
 
     @get("/audit.csv")
     async def export(

@@ -45,14 +45,7 @@ class DashboardController(Controller):
         after: str | None = None,
     ) -> Template:
         page = await dashboard.list_my_secrets(user, Cursor.decode(after) if after else None)
-        return render(
-            request,
-            "dashboard.html",
-            "fragments/dashboard_list.html",
-            listing=page,
-            now=now,
-            first_page=not after,
-        )
+        return render(request, "dashboard.html", listing=page, now=now, first_page=not after)
 
     @get(
         "/dashboard/secrets/{secret_id:str}/trail",
@@ -69,14 +62,7 @@ class DashboardController(Controller):
         if found is None:
             return not_found_page(request)
         secret, events = found
-        return render(
-            request,
-            "trail.html",
-            "fragments/trail_events.html",
-            secret=secret,
-            events=events,
-            now=now,
-        )
+        return render(request, "trail.html", secret=secret, events=events, now=now)
 
     @get("/dashboard/secrets/{secret_id:str}/revoke")
     async def confirm_revoke(
@@ -132,6 +118,4 @@ class DashboardController(Controller):
         if not revoked:
             return unavailable_page(request)
         summary = await secrets.find_secret(secret_id)
-        return render(
-            request, "secret_status.html", "fragments/secret_state.html", secret=summary, now=now
-        )
+        return render(request, "secret_status.html", secret=summary, now=now)
