@@ -51,7 +51,7 @@ ANONYMOUS = ActorKind.ANONYMOUS
 SYSTEM = ActorKind.SYSTEM
 
 
-def actor_columns(actor: str | ActorKind) -> dict[str, Any]:
+def _actor_columns(actor: str | ActorKind) -> dict[str, Any]:
     """A plain string is a signed-in person's label; only an ActorKind names anyone else. The
     kind column decides who acted; the actor text is only what people filter and read."""
     if isinstance(actor, ActorKind) and actor is not ActorKind.USER:
@@ -88,7 +88,7 @@ def event(
     client = details.get("client") or ClientInfo()
     return AuditEvent(
         at=at,
-        **actor_columns(actor),
+        **_actor_columns(actor),
         action=action.value,
         outcome=details.get("outcome", "ok"),
         secret_id=details.get("secret_id"),

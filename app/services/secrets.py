@@ -559,22 +559,26 @@ def _count_view(
     return Secret.update(values).where(Secret.id == secret_id)
 
 
+def tombstone(state: SecretState, now: datetime) -> dict[Any, Any]:
+    """The update that ends a secret early (revoked, expired): content, keys and file gone at
+    once; state and times stay for the creator's list and the audit trail."""
+    return {
+        Secret.state: state.value,
+        Secret.ciphertext: None,
+        Secret.nonce: None,
+        Secret.wrapped_key: None,
+        Secret.closed_at: now,
+        **files.CLOSED_FILE,
+    }
+
+
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
     if not crypto.plausible_id(secret_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
-            Secret.update(
-                {
-                    Secret.state: SecretState.REVOKED.value,
-                    Secret.ciphertext: None,
-                    Secret.nonce: None,
-                    Secret.wrapped_key: None,
-                    Secret.closed_at: now,
-                    **files.CLOSED_FILE,
-                }
-            )
+            Secret.update(tombstone(SecretState.REVOKED, now))
             .where(
                 (Secret.id == secret_id)
                 & (Secret.creator_email == user.email)

@@ -13,13 +13,14 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 from app.db.engine import is_outage, is_unstorable_input
-from app.i18n import _, format_size
+from app.i18n import N_, _, format_size
 from app.services.paging import BadCursor
 from app.services.secrets import CannotOpen, NotForYou, SecretUnavailable
 from app.web.clientbody import ClientDisconnected
 from app.web.dependencies import provide_settings
 from app.web.guards import RoleRequired, SignInRequired, page_to_return_to
 from app.web.responses import (
+    ErrorPage,
     bad_page_link,
     bad_request_page,
     cannot_open_page,
@@ -37,6 +38,23 @@ from app.web.responses import (
 from app.web.upload import FormRefused, Refusal
 
 logger = logging.getLogger("app.web")
+
+_TOOK_TOO_LONG = ErrorPage(
+    408,
+    N_("This took too long"),
+    N_("What you sent did not arrive in time. Nothing was stored. Please try again."),
+)
+_NOT_ACCEPTED = ErrorPage(405, N_("Not allowed"), N_("This address does not accept that."))
+_CUT_OFF = ErrorPage(
+    400,
+    N_("The upload was cut off"),
+    N_("Not everything arrived, so nothing was stored. Go back and try again."),
+)
+_WENT_WRONG = ErrorPage(
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    N_("Something went wrong"),
+    N_("Safe Share could not finish this request. Nothing was shared or opened. Try again."),
+)
 
 
 def _place(request: Request[Any, Any, Any]) -> str:
@@ -57,16 +75,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if status == 413:
         return too_much_data_page(request)
     if status == 408:
-        return error_page(
-            request,
-            408,
-            _("This took too long"),
-            _("What you sent did not arrive in time. Nothing was stored. Please try again."),
-        )
+        return _TOOK_TOO_LONG(request)
     if status == 429:
         return too_many_attempts_page(request, int((exc.headers or {}).get("retry-after", "60")))
     if status == 405:
-        return error_page(request, 405, _("Not allowed"), _("This address does not accept that."))
+        return _NOT_ACCEPTED(request)
     if status >= 500:
         return handle_server_error(request, exc)
     return error_page(
@@ -85,12 +98,7 @@ def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Resp
         return bad_request_page(request)
     # Log the type and place only: exception messages could carry request data.
     logger.error("unhandled %s on %s %s", type(exc).__name__, request.method, _place(request))
-    return error_page(
-        request,
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        _("Something went wrong"),
-        _("Safe Share could not finish this request. Nothing was shared or opened. Try again."),
-    )
+    return _WENT_WRONG(request)
 
 
 def handle_sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
@@ -118,12 +126,7 @@ def handle_form_refused(request: Request[Any, Any, Any], exc: FormRefused) -> Te
             ),
         )
     if exc.refusal is Refusal.CUT_OFF:
-        return error_page(
-            request,
-            400,
-            _("The upload was cut off"),
-            _("Not everything arrived, so nothing was stored. Go back and try again."),
-        )
+        return _CUT_OFF(request)
     return unreadable_request_page(request)
 
 

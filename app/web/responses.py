@@ -3,6 +3,7 @@ several routes share (every refusal a visitor may meet, in their language)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ from litestar import Request, Response
 from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.response import Template
 
-from app.i18n import _
+from app.i18n import N_, translate
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -72,112 +73,96 @@ def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Respons
     return render(request, "sign_in_required.html", status_code=401, next_path=next_path)
 
 
+@dataclass(frozen=True)
+class ErrorPage:
+    """A page that says no: its status and its words in English (marked for the catalogues),
+    put into the visitor's language each time it is shown."""
+
+    status: int
+    title: str
+    message: str
+    retry_after: int | None = None  # seconds, for a refusal that passes (503, 429)
+
+    def __call__(
+        self,
+        request: Request[Any, Any, Any],
+        retry_after: int | None = None,
+        **context: Any,
+    ) -> Template:
+        title, message = translate(self.title), translate(self.message)
+        seconds = retry_after or self.retry_after
+        headers = {"retry-after": str(seconds)} if seconds else None
+        return error_page(request, self.status, title, message, headers, **context)
+
+
+_NOT_FOR_YOU = ErrorPage(
+    403,
+    N_("This secret is meant for someone else"),
+    N_(
+        "You are signed in, but not as the person or team this secret was shared with. "
+        "If it should be for you, sign out and sign in with the right account."
+    ),
+)
+# Unknown, used, expired and revoked all answer exactly this.
+unavailable_page = ErrorPage(
+    404,
+    N_("This secret is not available"),
+    N_(
+        "The link is wrong, or the secret was already opened, has expired or was revoked. "
+        "Ask the person who sent it to share it again."
+    ),
+)
+cannot_open_page = ErrorPage(
+    422,
+    N_("This secret cannot be opened"),
+    N_(
+        "Its stored encrypted data is damaged or in a format this version of Safe Share "
+        "does not know. It was not counted as opened. Ask the person who sent it to share "
+        "it again."
+    ),
+)
+# Also what another person's secret answers on its creator's pages: like an unknown one.
+not_found_page = ErrorPage(404, N_("Page not found"), N_("There is nothing at this address."))
+bad_page_link = ErrorPage(
+    400,
+    N_("This page link is not valid"),
+    N_("Go back to the first page and follow the links from there."),
+)
+bad_request_page = ErrorPage(
+    400, N_("Bad request"), N_("Safe Share could not understand this request.")
+)
+unreadable_request_page = ErrorPage(
+    400,
+    N_("Bad request"),
+    N_(
+        "What was sent could not be read (it is not valid text). Nothing was stored. "
+        "Go back, check what you typed or pasted, and try again."
+    ),
+)
+# A CSRF refusal, whether Litestar's middleware or the streamed form reader found it.
+request_refused_page = ErrorPage(
+    403, N_("Not allowed"), N_("This request was refused. Reload the page and try again.")
+)
+too_much_data_page = ErrorPage(
+    413,
+    N_("Too much data"),
+    N_("What you sent is larger than Safe Share accepts. Shorten it and try again."),
+)
+_TOO_MANY_ATTEMPTS = ErrorPage(
+    429, N_("Too many attempts"), N_("Please wait a moment before you try again.")
+)
+service_unavailable_page = ErrorPage(
+    503,
+    N_("Safe Share is briefly unavailable"),
+    N_("Nothing was shared or opened. Please try again in a minute."),
+    retry_after=30,
+)
+
+
 def not_for_you(request: Request[Any, Any, Any], back_to: str) -> Template:
-    return error_page(
-        request,
-        403,
-        _("This secret is meant for someone else"),
-        _(
-            "You are signed in, but not as the person or team this secret was shared with. "
-            "If it should be for you, sign out and sign in with the right account."
-        ),
-        # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
-        switch_account_to=back_to,
-    )
-
-
-def unavailable_page(request: Request[Any, Any, Any]) -> Template:
-    # Unknown, used, expired and revoked all answer exactly this.
-    return error_page(
-        request,
-        404,
-        _("This secret is not available"),
-        _(
-            "The link is wrong, or the secret was already opened, has expired or was revoked. "
-            "Ask the person who sent it to share it again."
-        ),
-    )
-
-
-def cannot_open_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        422,
-        _("This secret cannot be opened"),
-        _(
-            "Its stored encrypted data is damaged or in a format this version of Safe Share "
-            "does not know. It was not counted as opened. Ask the person who sent it to share "
-            "it again."
-        ),
-    )
-
-
-def not_found_page(request: Request[Any, Any, Any]) -> Template:
-    # Also what another person's secret answers on its creator's pages: like an unknown one.
-    return error_page(request, 404, _("Page not found"), _("There is nothing at this address."))
-
-
-def bad_page_link(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        400,
-        _("This page link is not valid"),
-        _("Go back to the first page and follow the links from there."),
-    )
-
-
-def bad_request_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request, 400, _("Bad request"), _("Safe Share could not understand this request.")
-    )
-
-
-def unreadable_request_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        400,
-        _("Bad request"),
-        _(
-            "What was sent could not be read (it is not valid text). Nothing was stored. "
-            "Go back, check what you typed or pasted, and try again."
-        ),
-    )
-
-
-def request_refused_page(request: Request[Any, Any, Any]) -> Template:
-    # A CSRF refusal, whether Litestar's middleware or the streamed form reader found it.
-    return error_page(
-        request,
-        403,
-        _("Not allowed"),
-        _("This request was refused. Reload the page and try again."),
-    )
-
-
-def too_much_data_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        413,
-        _("Too much data"),
-        _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
-    )
+    # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
+    return _NOT_FOR_YOU(request, switch_account_to=back_to)
 
 
 def too_many_attempts_page(request: Request[Any, Any, Any], retry_after: int) -> Template:
-    return error_page(
-        request,
-        429,
-        _("Too many attempts"),
-        _("Please wait a moment before you try again."),
-        headers={"retry-after": str(retry_after)},
-    )
-
-
-def service_unavailable_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        503,
-        _("Safe Share is briefly unavailable"),
-        _("Nothing was shared or opened. Please try again in a minute."),
-        headers={"retry-after": "30"},
-    )
+    return _TOO_MANY_ATTEMPTS(request, retry_after)

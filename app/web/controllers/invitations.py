@@ -19,7 +19,7 @@ from litestar.response import Template
 from app import crypto
 from app.auth.identity import User
 from app.auth.rules import may_invite
-from app.i18n import _
+from app.i18n import N_
 from app.services import downloads, invitations
 from app.services.audit import AuditAction, ClientInfo, record
 from app.services.secrets import ByMasterKeys
@@ -27,7 +27,7 @@ from app.settings import Settings
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
 from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
-from app.web.responses import error_page, render
+from app.web.responses import ErrorPage, render
 from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -38,17 +38,15 @@ def invitation_link(settings: Settings, token: str) -> str:
     return f"{settings.base_url}/i/{token}"
 
 
-def invitation_unavailable(request: Request[Any, Any, Any]) -> Template:
-    # Used, expired, revoked and unknown all answer exactly this.
-    return error_page(
-        request,
-        404,
-        _("This invitation is not available"),
-        _(
-            "This invitation has been used or has expired. "
-            "Ask the person who invited you for a new link."
-        ),
-    )
+# Used, expired, revoked and unknown all answer exactly this.
+invitation_unavailable = ErrorPage(
+    404,
+    N_("This invitation is not available"),
+    N_(
+        "This invitation has been used or has expired. "
+        "Ask the person who invited you for a new link."
+    ),
+)
 
 
 async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str, Any]:
