@@ -15,11 +15,15 @@ import pytest
 
 from app.auth.identity import valid_email
 from app.db.tables import AuditEvent, Secret, SecretState
-from tests.support import csrf_headers, prime_csrf, sign_in
-from tests.test_invitations import guest_send, invite, received_secret_id
-
-STAFF = "alice@prowise.com"
-AUDITOR = "audrey@prowise.com"
+from tests.support.flows import (
+    csrf_headers,
+    guest_send,
+    invite,
+    prime_csrf,
+    received_secret_id,
+    sign_in,
+)
+from tests.support.people import AUDITOR, STAFF
 
 
 @pytest.mark.parametrize("word", ["guest", "system"])

@@ -9,11 +9,15 @@ import httpx
 import pytest
 
 from app.db.tables import AuditEvent, Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, set_identity, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-OTHER_CUSTOMER = "eve@example.net"
+from tests.support.flows import (
+    create_secret,
+    csrf_headers,
+    prime_csrf,
+    reveal,
+    set_identity,
+    sign_in,
+)
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
 
 
 async def test_staff_signs_in_and_sees_the_email_form(

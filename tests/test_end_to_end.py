@@ -17,10 +17,9 @@ import pytest
 
 from app import crypto
 from app.db.tables import AuditEvent, Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.flows import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 TEXT = "Wachtwoord: Grüße — 密码 🔑"
 BARE_LINK = re.compile(
     r'value="http://testserver\.local/s/([A-Za-z0-9_-]{22})" data-append-link-key'

@@ -23,12 +23,11 @@ from app.db.engine import bind_engine
 from app.db.tables import AuditEvent, Secret
 from app.settings import Settings
 from app.worker import WorkerSettings, sweep_job
-from tests.apps import browser, own_redis, serving
-from tests.conftest import PG_ADMIN_URL
-from tests.support import FrozenClock, create_secret, csrf_headers, reveal, sign_in
+from tests.support.apps import FrozenClock, client_of, serving
+from tests.support.flows import create_secret, csrf_headers, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
+from tests.support.services import PG_ADMIN_URL, own_redis
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 WRONG_KEY = "A" * 43
 
 
@@ -72,8 +71,8 @@ async def test_redis_outage_keeps_sharing_working_and_the_app_returns_to_redis(
         settings = make_settings(database_url, redis_url=server.url, rate_reveal_per_secret="3")
         async with (
             serving(settings, clock) as app,
-            browser(app) as staff,
-            browser(app) as customer,
+            client_of(app) as staff,
+            client_of(app) as customer,
         ):
             await sign_in(staff, issuer, STAFF)
             await sign_in(customer, issuer, CUSTOMER)
@@ -153,8 +152,8 @@ async def test_database_outage_gives_a_clear_503_and_the_app_recovers_without_re
     database = postgres_url.rsplit("/", 1)[1]
     async with (
         serving(settings, clock) as app,
-        browser(app) as staff,
-        browser(app) as customer,
+        client_of(app) as staff,
+        client_of(app) as customer,
     ):
         await sign_in(staff, issuer, STAFF)
         await sign_in(customer, issuer, CUSTOMER)
@@ -217,8 +216,8 @@ async def test_sign_out_on_one_process_ends_the_session_on_every_process(
     async with (
         serving(settings, clock) as first,
         serving(settings, clock) as second,
-        browser(first) as on_first,
-        browser(second) as on_second,
+        client_of(first) as on_first,
+        client_of(second) as on_second,
     ):
         await sign_in(on_first, issuer, STAFF)
         for name, value in on_first.cookies.items():

@@ -17,11 +17,19 @@ from app import crypto, filecrypto
 from app.db.tables import AuditEvent, Secret, SecretChunk
 from app.services.sweeper import sweep
 from app.web.upload import safe_filename
-from tests.support import CSRF_COOKIE, LINK, FrozenClock, csrf_headers, prime_csrf, sign_in
+from tests.support.apps import FrozenClock, client_of, serving
+from tests.support.flows import (
+    CSRF_COOKIE,
+    LINK,
+    csrf_headers,
+    invite,
+    prime_csrf,
+    received_secret_id,
+    reveal,
+    sign_in,
+)
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, OTHER_STAFF, STAFF
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-OTHER = "mallory@example.com"
 PDF = b"%PDF-1.7\n" + os.urandom(300_000) + b"\n%%EOF\n"
 TICKET = re.compile(r'name="ticket" value="([^"]+)"')
 
@@ -55,13 +63,6 @@ async def people(
     customer = new_client()
     await sign_in(customer, issuer, CUSTOMER)
     return customer
-
-
-async def reveal(client: httpx.AsyncClient, secret_id: str, key: str) -> httpx.Response:
-    await prime_csrf(client)
-    return await client.post(
-        f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(client)
-    )
 
 
 async def chunk_count(secret_id: str) -> int:
@@ -163,7 +164,7 @@ async def test_someone_else_with_the_ticket_gets_nothing(
     ticket = TICKET.search(revealed.text)
     assert ticket
     other = new_client()
-    await sign_in(other, issuer, OTHER)
+    await sign_in(other, issuer, OTHER_CUSTOMER)
     await prime_csrf(other)
     stolen = await other.post(
         f"/s/{secret_id}/file",
@@ -180,7 +181,7 @@ async def test_wrong_person_is_refused_and_no_view_is_spent(
     customer = await people(client, new_client, issuer)
     secret_id, key = await share_file(client)
     other = new_client()
-    await sign_in(other, issuer, OTHER)
+    await sign_in(other, issuer, OTHER_CUSTOMER)
     refused = await reveal(other, secret_id, key)
     assert refused.status_code == 403
     assert await chunk_count(secret_id) > 0
@@ -434,7 +435,6 @@ async def test_text_secret_creation_still_takes_a_plain_form(
 async def test_guest_sends_a_file_that_only_the_inviter_downloads_once(
     client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    from tests.test_invitations import invite, received_secret_id
 
     await sign_in(client, issuer, STAFF)
     token = await invite(client)
@@ -453,7 +453,7 @@ async def test_guest_sends_a_file_that_only_the_inviter_downloads_once(
     assert row[0]["file_size"] == len(PDF)
 
     other = new_client()
-    await sign_in(other, issuer, "eve@prowise.com")
+    await sign_in(other, issuer, OTHER_STAFF)
     await prime_csrf(other)
     refused = await other.post(
         f"/received/{secret_id}/reveal", data={}, headers=csrf_headers(other)
@@ -494,7 +494,6 @@ async def test_guest_sends_a_file_that_only_the_inviter_downloads_once(
 async def test_guest_file_alone_downloads_straight_from_the_reveal_without_javascript(
     client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    from tests.test_invitations import invite, received_secret_id
 
     await sign_in(client, issuer, STAFF)
     token = await invite(client)
@@ -607,12 +606,10 @@ async def test_pg_dump_never_holds_a_window_of_the_file_or_its_name(
     import asyncio
     import shutil
 
-    from tests.apps import browser, serving
-
     pg_dump = shutil.which("pg_dump")
     assert pg_dump, "pg_dump is part of the PostgreSQL client tools the suite needs"
     settings = make_settings(postgres_url)
-    async with serving(settings, clock) as app, browser(app) as staff:  # type: ignore[arg-type]
+    async with serving(settings, clock) as app, client_of(app) as staff:  # type: ignore[arg-type]
         await sign_in(staff, issuer, STAFF)
         await share_file(staff, name="Secret-Merger-Plan.pdf")
         process = await asyncio.create_subprocess_exec(

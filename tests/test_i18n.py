@@ -29,13 +29,18 @@ from app.settings import PROJECT_ROOT, Settings
 from app.web.app import create_app
 from app.web.forms import expiry_value
 from app.web.labels import KNOWN_ACTIONS, action_label, expiry_options
-from tests.conftest import BASE_URL
-from tests.support import FrozenClock, create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.apps import BASE_URL, FrozenClock
+from tests.support.flows import (
+    create_secret,
+    csrf_headers,
+    prime_csrf,
+    sign_in,
+    visit_every_page,
+)
+from tests.support.people import CUSTOMER, STAFF
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 TRANSLATED_LANGUAGES = ("nl", "de")
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -284,49 +289,6 @@ def english_leftovers(page: str, language: str) -> list[str]:
     ]
 
 
-async def visit_every_page(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    *,
-    headers: dict[str, str],
-    extra_claims: dict[str, Any] | None = None,
-) -> dict[str, httpx.Response]:
-    """Home (signed out, staff, customer), created, secret, wrong key, revealed, status, errors."""
-    pages: dict[str, httpx.Response] = {}
-    anonymous = new_client()
-    anonymous.headers.update(headers)
-    pages["home signed out"] = await anonymous.get("/")
-    pages["not found"] = await anonymous.get("/no/such/page")
-    pages["sign-in required"] = await anonymous.get("/s/" + "A" * 22)
-
-    client.headers.update(headers)
-    await sign_in(client, issuer, STAFF, extra=extra_claims)
-    pages["home staff"] = await client.get("/")
-    customer = new_client()
-    customer.headers.update(headers)
-    await sign_in(customer, issuer, CUSTOMER, extra=extra_claims)
-    pages["home customer"] = await customer.get("/")
-
-    await prime_csrf(client)
-    pages["created"] = await client.post(
-        "/secrets",
-        data={"content": "s3cret", "recipient_email": CUSTOMER, "expires_in": "86400"},
-        headers=csrf_headers(client),
-    )
-    pages["form errors"] = await client.post(
-        "/secrets", data={"content": "", "recipient_email": "nope"}, headers=csrf_headers(client)
-    )
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER, max_views="2")
-    pages["secret"] = await customer.get(f"/s/{secret_id}")
-    pages["wrong key"] = await reveal(customer, secret_id, "x" * 43)
-    pages["revealed"] = await reveal(customer, secret_id, key)
-    pages["status"] = await client.get(f"/s/{secret_id}")
-    pages["unavailable"] = await customer.get("/s/" + "B" * 22)
-    return pages
-
-
-# What each page must say, per language: proof the translation reached it.
 EXPECTED = {
     "nl": {
         "home signed out": "Veilig een geheim delen",

@@ -8,10 +8,9 @@ from typing import Any
 import httpx
 
 from app.db.tables import AuditEvent, Secret
-from tests.support import FrozenClock, create_secret, reveal, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
+from tests.support.apps import FrozenClock
+from tests.support.flows import create_secret, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
 
 async def staff_and_customer(

@@ -13,7 +13,8 @@ from litestar import Litestar, get
 
 from app.settings import Settings
 from app.web.app import create_app
-from tests.support import FrozenClock, csrf_headers, prime_csrf, sign_in
+from tests.support.apps import FrozenClock
+from tests.support.flows import csrf_headers, prime_csrf, sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

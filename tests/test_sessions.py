@@ -13,10 +13,9 @@ from redis.asyncio import Redis
 from app.settings import Settings
 from app.web.app import create_app
 from app.web.sessions import _key
-from tests.conftest import BASE_URL
-from tests.support import FrozenClock, sign_in
-
-STAFF = "alice@prowise.com"
+from tests.support.apps import BASE_URL, FrozenClock
+from tests.support.flows import sign_in
+from tests.support.people import STAFF
 
 
 @pytest.fixture

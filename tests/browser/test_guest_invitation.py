@@ -7,12 +7,11 @@ import secrets
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import Shots
+from tests.support.browser import NewPerson, Shots
+from tests.support.people import STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
 CONTENT = "router admin: Tr0ub4dor&3"
 USED = "This invitation has been used or has expired"
 

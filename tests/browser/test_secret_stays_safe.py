@@ -6,8 +6,8 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import (
+from tests.support.browser import (
+    NewPerson,
     Person,
     Shots,
     audit_actions,
@@ -15,12 +15,10 @@ from tests.browser.harness import (
     secret_id,
     views_left,
 )
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-OTHER_CUSTOMER = "mallory@example.net"
 CONTENT = "vpn token 7f3a-19cc-e2d0"
 NOT_AVAILABLE = "This secret is not available"
 
