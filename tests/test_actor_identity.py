@@ -42,6 +42,7 @@ async def test_an_account_named_like_an_internal_actor_gets_nothing_of_theirs(
     impostor = new_client()
     await sign_in(impostor, issuer, word, groups=["staff", "auditors"])
     dashboard = await impostor.get("/dashboard")
+    assert dashboard.status_code == 200
     assert guest_secret not in dashboard.text
     trail = await impostor.get(f"/dashboard/secrets/{guest_secret}/trail")
     assert trail.status_code == 404

@@ -250,6 +250,7 @@ async def test_auditor_sees_the_trail_in_the_page(
     filtered = await auditor.get("/audit", params={"actor": STAFF})
     assert 'href="/audit.csv?actor=alice%40prowise.com"' in filtered.text
     htmx = await auditor.get("/audit", headers={"hx-request": "true"})
+    assert htmx.status_code == 200
     assert "<html" not in htmx.text
     assert 'id="audit-results"' in htmx.text
     await sign_in(auditor, issuer, AUDITOR, groups=[])  # no longer an auditor

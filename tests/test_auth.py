@@ -10,6 +10,7 @@ import pytest
 
 from app.db.tables import AuditEvent, Secret
 from tests.support.flows import (
+    answered,
     create_secret,
     csrf_headers,
     prime_csrf,
@@ -25,7 +26,7 @@ async def test_staff_signs_in_and_sees_the_email_form(
 ) -> None:
     done = await sign_in(client, issuer, STAFF)
     assert done.status_code == 303
-    home = await client.get("/")
+    home = answered(await client.get("/"), 200)
     assert STAFF in home.text
     assert "staff" in home.text
     assert 'name="recipient_email"' in home.text
@@ -34,7 +35,7 @@ async def test_staff_signs_in_and_sees_the_email_form(
 
 async def test_customer_signs_in_and_picks_a_group(client: httpx.AsyncClient, issuer: str) -> None:
     await sign_in(client, issuer, CUSTOMER)
-    home = await client.get("/")
+    home = answered(await client.get("/"), 200)
     assert "customer" in home.text
     assert 'name="recipient_email"' not in home.text
     for name in ("Service", "GO Engineers", "Inside Sales"):
@@ -108,7 +109,7 @@ async def test_session_id_is_rotated_at_sign_in(client: httpx.AsyncClient, issue
         cookies={"safe_share_session": first},
     )
     async with stale:
-        assert STAFF not in (await stale.get("/")).text
+        assert STAFF not in answered(await stale.get("/"), 200).text
 
 
 async def test_session_cookie_is_httponly_and_lax(client: httpx.AsyncClient, issuer: str) -> None:
@@ -129,7 +130,7 @@ async def test_sign_out_ends_the_session_at_the_provider_too(
     assert out.status_code == 303
     assert out.headers["location"].startswith(f"{issuer}/oauth2/end_session")
     assert "id_token_hint=" in out.headers["location"]
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 @pytest.mark.parametrize(
@@ -148,12 +149,13 @@ async def test_signing_in_with_another_account_ends_the_session_and_asks_again(
     assert out.headers["location"] == "/auth/login?" + urlencode(
         {"next": expected_next, "prompt": "login"}
     )
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
     # The provider is asked to authenticate again, not to reuse its own session.
     start = await client.get(out.headers["location"], follow_redirects=False)
     assert start.status_code == 302
     assert parse_qs(urlsplit(start.headers["location"]).query)["prompt"] == ["login"]
     plain = await client.get("/auth/login", params={"prompt": "none"}, follow_redirects=False)
+    assert plain.status_code == 302
     assert "prompt" not in parse_qs(urlsplit(plain.headers["location"]).query)
 
 
@@ -176,7 +178,7 @@ async def test_tampered_state_is_refused(client: httpx.AsyncClient, issuer: str)
     refused = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert refused.status_code == 400
     assert "Sign-in did not work" in refused.text
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_replayed_code_is_refused(client: httpx.AsyncClient, issuer: str) -> None:
@@ -193,7 +195,7 @@ async def test_replayed_code_is_refused(client: httpx.AsyncClient, issuer: str) 
     query["state"] = parse_qs(fresh.query)["state"]
     replay_with_fresh_state = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert replay_with_fresh_state.status_code == 400
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_wrong_nonce_is_refused(client: httpx.AsyncClient, issuer: str) -> None:
@@ -205,7 +207,7 @@ async def test_wrong_nonce_is_refused(client: httpx.AsyncClient, issuer: str) ->
     path, query = await _approve(forged, STAFF)
     refused = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert refused.status_code == 400
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_provider_error_is_a_clear_refusal(client: httpx.AsyncClient, issuer: str) -> None:

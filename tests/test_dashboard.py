@@ -14,6 +14,7 @@ import httpx
 from app.db.tables import AuditEvent, Secret
 from tests.support.apps import FrozenClock
 from tests.support.flows import (
+    answered,
     create_secret,
     csrf_headers,
     main_of,
@@ -87,6 +88,7 @@ async def test_dashboard_shows_exactly_the_callers_secrets(
     assert page.status_code == 200
     assert set(ROW_ID.findall(page.text)) == alices
     fragment = await alice.get("/dashboard", headers={"hx-request": "true"})
+    assert fragment.status_code == 200
     assert "<html" not in fragment.text
     assert set(ROW_ID.findall(fragment.text)) == alices
     assert set(ROW_ID.findall((await carol.get("/dashboard")).text)) == {carols}
@@ -112,7 +114,7 @@ async def test_dashboard_shows_state_recipient_times_and_who_opened(
     assert (await revoke(alice, revoked, htmx=True)).status_code == 200
     clock.advance(hours=2)  # `short` expired; the sweeper has not run: it still shows expired
 
-    page = (await alice.get("/dashboard")).text
+    page = answered(await alice.get("/dashboard"), 200).text
     rows = dict(zip(ROW_ID.findall(page), re.split(r'<li id="secret-', page)[1:], strict=True))
     assert "Opened" in rows[opened]
     assert f"by {CUSTOMER}" in rows[opened]
@@ -144,7 +146,7 @@ async def test_revoke_from_the_dashboard_swaps_the_row_for_htmx(
     assert "Revoked" in answer.text
     assert "Revoke</button>" not in answer.text
     assert "data-focus-on-swap" in answer.text  # focus follows the change
-    assert "data-focus-on-swap" not in (await alice.get("/dashboard")).text
+    assert "data-focus-on-swap" not in answered(await alice.get("/dashboard"), 200).text
 
     # A revoked link answers like any unavailable one.
     revealed = await reveal(bob, secret_id, key)
@@ -301,14 +303,14 @@ async def test_nav_offers_invitations_to_staff_and_audit_to_auditors_only(
     auditor = await signed_in(new_client, issuer, STAFF, groups=["auditors"])
     staff = await signed_in(new_client, issuer, OTHER_STAFF)
     customer = await signed_in(new_client, issuer, CUSTOMER, groups=["auditors"])
-    auditor_page = (await auditor.get("/dashboard")).text
+    auditor_page = answered(await auditor.get("/dashboard"), 200).text
     assert 'href="/invitations"' in auditor_page
     assert 'href="/audit"' in auditor_page
-    staff_page = (await staff.get("/")).text
+    staff_page = answered(await staff.get("/"), 200).text
     assert 'href="/dashboard"' in staff_page
     assert 'href="/invitations"' in staff_page
     assert 'href="/audit"' not in staff_page
-    customer_page = (await customer.get("/")).text
+    customer_page = answered(await customer.get("/"), 200).text
     assert 'href="/dashboard"' in customer_page
     assert 'href="/invitations"' not in customer_page
     assert 'href="/audit"' not in customer_page

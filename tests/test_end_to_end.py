@@ -17,7 +17,7 @@ import pytest
 
 from app import crypto
 from app.db.tables import AuditEvent, Secret
-from tests.support.flows import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.flows import answered, create_secret, csrf_headers, prime_csrf, reveal, sign_in
 from tests.support.people import CUSTOMER, STAFF
 
 TEXT = "Wachtwoord: Grüße — 密码 🔑"
@@ -137,7 +137,7 @@ async def test_browser_reveal_answers_ciphertext_that_only_the_link_key_opens(
 ) -> None:
     customer = await people(client, new_client, issuer)
     secret_id, link_key = await create_in_browser(client)
-    page = await customer.get(f"/s/{secret_id}")
+    page = answered(await customer.get(f"/s/{secret_id}"), 200)
     assert 'data-format="2"' in page.text
     assert "Encrypted in the sender's browser" in page.text
     answer = await reveal_by_proof(customer, secret_id, proof_for(link_key))
@@ -202,7 +202,7 @@ async def test_passphrase_right_wrong_and_missing(
     salt: bytes = row["kdf_salt"]
     salt_text = crypto.b64u_encode(salt)
     assert len(salt) == 16
-    page = await customer.get(f"/s/{secret_id}")
+    page = answered(await customer.get(f"/s/{secret_id}"), 200)
     assert f'data-kdf-salt="{salt_text}"' in page.text
     assert passphrase not in page.text
 

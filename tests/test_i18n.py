@@ -31,6 +31,7 @@ from app.web.forms import expiry_value
 from app.web.labels import KNOWN_ACTIONS, action_label, expiry_options
 from tests.support.apps import BASE_URL, FrozenClock
 from tests.support.flows import (
+    EVERY_PAGE,
     create_secret,
     csrf_headers,
     prime_csrf,
@@ -323,7 +324,7 @@ EXPECTED = {
 
 def assert_page_in(language: str, name: str, response: httpx.Response) -> None:
     page = html.unescape(response.text)
-    assert response.status_code < 500, name
+    assert response.status_code == EVERY_PAGE[name], name
     assert f'<html lang="{language}">' in page, name
     assert response.headers["content-language"] == language, name
     assert EXPECTED[language][name] in page, name
@@ -384,7 +385,8 @@ async def test_language_picker_choice_is_remembered_and_beats_the_browser(
 
 async def test_language_picker_ignores_languages_not_offered(client: httpx.AsyncClient) -> None:
     await prime_csrf(client)
-    await client.post("/language", data={"language": "xx"}, headers=csrf_headers(client))
+    ignored = await client.post("/language", data={"language": "xx"}, headers=csrf_headers(client))
+    assert ignored.status_code == 303
     assert "safe_share_lang" not in client.cookies
     home = await client.get("/")
     assert '<html lang="en">' in home.text
@@ -402,6 +404,7 @@ async def test_htmx_fragments_are_translated_too(
         data={"content": "x", "recipient_email": CUSTOMER},
         headers=csrf_headers(client, htmx=True),
     )
+    assert fragment.status_code == 200
     assert "<html" not in fragment.text
     assert "Ihr geheimer Link ist bereit" in fragment.text
     assert english_leftovers(fragment.text, "de") == []

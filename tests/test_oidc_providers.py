@@ -510,6 +510,7 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
     ):
         await sign_in_at_django(client, "alice", idp)
         again = await client.get("/auth/login", follow_redirects=False)
+        assert again.status_code == 302
         assert "prompt" not in parse_qs(urlsplit(again.headers["location"]).query)
         await prime_csrf(client)
         out = await client.post(
@@ -531,6 +532,7 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
             await client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
         ).status_code == 303
         normal = await client.get("/auth/login", follow_redirects=False)
+        assert normal.status_code == 302
         assert "prompt" not in parse_qs(urlsplit(normal.headers["location"]).query)
 
 

@@ -9,7 +9,7 @@ import httpx
 
 from app.db.tables import AuditEvent, Secret
 from tests.support.apps import FrozenClock
-from tests.support.flows import create_secret, reveal, sign_in
+from tests.support.flows import answered, create_secret, reveal, sign_in
 from tests.support.people import CUSTOMER, STAFF
 
 
@@ -174,7 +174,7 @@ async def test_pages_are_never_cached_and_carry_security_headers(
     client: httpx.AsyncClient, issuer: str
 ) -> None:
     await sign_in(client, issuer, STAFF)
-    page = await client.get("/")
+    page = answered(await client.get("/"), 200)
     assert page.headers["cache-control"] == "no-store"
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp

@@ -171,6 +171,23 @@ async def reveal_received(
     return await browser.post(f"/received/{secret_id}/reveal", headers=csrf_headers(browser, htmx))
 
 
+# Every page `visit_every_page` walks through, and the status each must answer with.
+EVERY_PAGE = {
+    "home signed out": 200,
+    "not found": 404,
+    "sign-in required": 401,
+    "home staff": 200,
+    "home customer": 200,
+    "created": 200,
+    "form errors": 400,
+    "secret": 200,
+    "wrong key": 400,
+    "revealed": 200,
+    "status": 200,
+    "unavailable": 404,
+}
+
+
 async def visit_every_page(
     client: httpx.AsyncClient,
     new_client: Callable[[], httpx.AsyncClient],
@@ -179,7 +196,8 @@ async def visit_every_page(
     headers: dict[str, str],
     extra_claims: dict[str, Any] | None = None,
 ) -> dict[str, httpx.Response]:
-    """Home (signed out, staff, customer), created, secret, wrong key, revealed, status, errors."""
+    """Home (signed out, staff, customer), created, secret, wrong key, revealed, status, errors;
+    each checked for its status (EVERY_PAGE)."""
     pages: dict[str, httpx.Response] = {}
     anonymous = new_client()
     anonymous.headers.update(headers)
@@ -210,4 +228,12 @@ async def visit_every_page(
     pages["revealed"] = await reveal(customer, secret_id, key)
     pages["status"] = await client.get(f"/s/{secret_id}")
     pages["unavailable"] = await customer.get("/s/" + "B" * 22)
+    assert {name: page.status_code for name, page in pages.items()} == EVERY_PAGE
     return pages
+
+
+def answered(response: httpx.Response, status: int) -> httpx.Response:
+    """The response, once its status is the one expected: a check that something is *not* on a
+    page proves nothing when the page is an error page."""
+    assert response.status_code == status, (status, response.status_code, response.text[:2000])
+    return response
