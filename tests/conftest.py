@@ -27,6 +27,8 @@ from tests.support.apps import (
     empty_database,
     empty_engine,
 )
+from tests.support.flows import prime_csrf, sign_in, signed_in
+from tests.support.people import CUSTOMER, STAFF
 from tests.support.providers import DjangoIdp
 from tests.support.services import (
     REDIS_TEST_URL,
@@ -169,3 +171,19 @@ async def new_client(running_app: Litestar) -> AsyncIterator[Callable[[], httpx.
     yield build
     for browser in opened:
         await browser.aclose()
+
+
+@pytest.fixture
+async def staff(client: httpx.AsyncClient, issuer: str) -> httpx.AsyncClient:
+    """The test's `client`, signed in as STAFF, with its CSRF cookie."""
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    return client
+
+
+@pytest.fixture
+async def customer(new_client: Callable[[], httpx.AsyncClient], issuer: str) -> httpx.AsyncClient:
+    """Another browser, signed in as CUSTOMER, with its CSRF cookie."""
+    browser = await signed_in(new_client, issuer, CUSTOMER)
+    await prime_csrf(browser)
+    return browser

@@ -40,19 +40,6 @@ TICKET = re.compile(r'name="ticket" value="([^"]+)"')
 Files = dict[str, tuple[str, bytes, str]] | list[tuple[str, tuple[str, bytes, str]]]
 
 
-@pytest.fixture
-async def staff(client: httpx.AsyncClient, issuer: str) -> httpx.AsyncClient:
-    """The test's `client`, signed in as staff, with its CSRF cookie."""
-    await sign_in(client, issuer, STAFF)
-    await prime_csrf(client)
-    return client
-
-
-@pytest.fixture
-async def customer(new_client: Callable[[], httpx.AsyncClient], issuer: str) -> httpx.AsyncClient:
-    return await signed_in(new_client, issuer, CUSTOMER)
-
-
 def pdf(name: str = "a.pdf", data: bytes = PDF) -> dict[str, tuple[str, bytes, str]]:
     return {"file": (name, data, "application/pdf")}
 
