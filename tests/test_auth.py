@@ -19,6 +19,7 @@ from tests.support.flows import (
     sign_in,
 )
 from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
+from tests.support.services import http_client
 
 
 async def test_staff_signs_in_and_sees_the_email_form(
@@ -165,7 +166,7 @@ async def _start(client: httpx.AsyncClient) -> str:
 
 
 async def _approve(authorize_url: str, sub: str) -> tuple[str, dict[str, list[str]]]:
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(authorize_url, data={"sub": sub})
     callback = urlsplit(approved.headers["location"])
     return callback.path, parse_qs(callback.query)
@@ -212,7 +213,7 @@ async def test_wrong_nonce_is_refused(client: httpx.AsyncClient, issuer: str) ->
 
 async def test_provider_error_is_a_clear_refusal(client: httpx.AsyncClient, issuer: str) -> None:
     authorize = await _start(client)
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         denied = await idp.post(authorize, data={"action": "deny"})
     callback = urlsplit(denied.headers["location"])
     refused = await client.get(f"{callback.path}?{callback.query}")

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app import crypto
@@ -18,7 +17,7 @@ from app.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from app.web.accesslog import AccessLogMiddleware
 from app.web.clientaddress import client_address
 from tests.support.apps import FrozenClock, access_lines, client_of, serving
-from tests.support.services import AppProcess, own_redis
+from tests.support.services import AppProcess, http_client, own_redis
 
 REAL = "198.51.100.7"
 
@@ -129,7 +128,7 @@ async def test_uvicorn_does_not_take_the_address_from_the_header(
     }
     server = AppProcess(env, tmp_path / "app.log")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with http_client(base_url=server.url) as client:
             statuses = [
                 (
                     await client.get("/auth/login", headers={"x-forwarded-for": f"10.8.0.{n}"})

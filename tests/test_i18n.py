@@ -29,7 +29,7 @@ from app.settings import PROJECT_ROOT, Settings
 from app.web.app import create_app
 from app.web.forms import expiry_value
 from app.web.labels import KNOWN_ACTIONS, action_label, expiry_options
-from tests.support.apps import BASE_URL, FrozenClock
+from tests.support.apps import FrozenClock, client_of
 from tests.support.flows import (
     EVERY_PAGE,
     create_secret,
@@ -495,10 +495,8 @@ async def test_pages_show_times_in_the_language_and_zone_of_the_visitor(
 @asynccontextmanager
 async def browse(settings: Settings, clock: FrozenClock) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, clock=clock)
-    async with LifespanManager(cast(Any, app)):
-        transport = httpx.ASGITransport(app=cast(Any, app))
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as browser:
-            yield browser
+    async with LifespanManager(cast(Any, app)), client_of(app) as browser:
+        yield browser
 
 
 async def test_adding_a_language_is_a_catalogue_and_one_line_of_configuration(

@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.web.accesslog import AccessLogMiddleware, redact_path, route_literals
 from tests.support.apps import client_of, serving
 from tests.support.flows import CSRF_COOKIE, LINK, csrf_headers, prime_csrf, reveal, set_identity
+from tests.support.services import http_client
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 PROVIDER_LOGGERS = ("werkzeug", "oidc_provider_mock")
@@ -62,7 +63,7 @@ async def sign_in_noting_secrets(
     await set_identity(issuer, email, {"email": email, "email_verified": True, "name": "N"})
     start = await client.get("/auth/login", params={"next": "/"})
     assert start.status_code == 302
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(start.headers["location"], data={"sub": email})
     callback = urlsplit(approved.headers["location"])
     query = parse_qs(callback.query)

@@ -34,7 +34,7 @@ from tests.support.providers import (
     log_in_at_django,
     sign_in_at_django,
 )
-from tests.support.services import free_port
+from tests.support.services import free_port, http_client
 
 GROUPS_SCOPE = "openid email profile groups"
 
@@ -123,7 +123,7 @@ async def _mock_sign_in(client: httpx.AsyncClient, issuer: str, sub: str) -> htt
     """sign_in() without overwriting the claims the test set."""
     start = await client.get("/auth/login", params={"next": "/"}, follow_redirects=False)
     assert start.status_code == 302, start.text
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(start.headers["location"], data={"sub": sub})
     callback = urlsplit(approved.headers["location"])
     return await client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
@@ -397,7 +397,7 @@ async def test_provider_down_at_any_step_is_a_503_django(
             start = await client.get("/auth/login", follow_redirects=False)
             # New keys the app has not seen, so the ID token makes it go back for them.
             django_idp.configure(BASE_URL, people, rotate_keys=step == "/jwks")
-            async with httpx.AsyncClient(timeout=30) as idp:
+            async with http_client(timeout=30) as idp:
                 callback = await log_in_at_django(start.headers["location"], "alice", idp)
             django_idp.configure(BASE_URL, people, down_paths=[step])
             parts = urlsplit(callback)
@@ -452,7 +452,7 @@ async def test_provider_gone_at_the_token_exchange_is_a_503(
         async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
             await set_identity(own_issuer, STAFF, claims(STAFF, email_verified=True))
             start = await client.get("/auth/login", follow_redirects=False)
-            async with httpx.AsyncClient() as idp:
+            async with http_client() as idp:
                 approved = await idp.post(start.headers["location"], data={"sub": STAFF})
             callback = urlsplit(approved.headers["location"])
             provider.close()  # the provider stops listening
@@ -506,7 +506,7 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
         client_of(app) as client,
-        httpx.AsyncClient(timeout=30) as idp,
+        http_client(timeout=30) as idp,
     ):
         await sign_in_at_django(client, "alice", idp)
         again = await client.get("/auth/login", follow_redirects=False)

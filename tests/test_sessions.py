@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from app.settings import Settings
 from app.web.app import create_app
 from app.web.sessions import _key
-from tests.support.apps import BASE_URL, FrozenClock
+from tests.support.apps import FrozenClock, client_of
 from tests.support.flows import answered, sign_in
 from tests.support.people import STAFF
 
@@ -34,12 +34,8 @@ async def two_processes(
     async with (
         LifespanManager(cast(Any, first)),
         LifespanManager(cast(Any, second)),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=cast(Any, first)), base_url=BASE_URL
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=cast(Any, second)), base_url=BASE_URL
-        ) as b,
+        client_of(first) as a,
+        client_of(second) as b,
     ):
         yield a, b
 

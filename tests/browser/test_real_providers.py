@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
 from app.web.sessions import SessionManager
 from app.web.stores import make_redis, make_store
 from tests.support.browser import DESKTOP, SIGN_IN, NewContext, Setup, Site, running_site
+from tests.support.flows import set_identity
 from tests.support.people import STAFF
 from tests.support.providers import CLIENT_ID, CLIENT_SECRET, PASSWORD, DjangoIdp
 from tests.support.services import BROWSER_REDIS_URL
@@ -95,8 +95,9 @@ def people(groups: list[str] | None = None, **claims: Any) -> dict[str, dict[str
     return {"alice": {**base, **claims}}
 
 
-async def sign_in_at_django(page: Page, app: Site, idp: DjangoIdp) -> None:
-    await page.get_by_role("link", name=SIGN_IN).click()
+async def sign_in_at_django(page: Page, app: Site, idp: DjangoIdp, link: str = SIGN_IN) -> None:
+    """From the page's sign-in link (`link`, in the page's language) through Django's form."""
+    await page.get_by_role("link", name=link).click()
     await page.wait_for_url(f"{idp.issuer}/accounts/login/**")
     await page.get_by_label("Username").fill("alice")
     await page.get_by_label("Password").fill(PASSWORD)
@@ -220,7 +221,7 @@ async def test_provider_down_shows_the_unreachable_page_in_the_visitors_language
     german = await new_context(STAFF, **GERMAN_DESKTOP.context_options())
     page = await german.new_page()
     await page.goto(django_app.base_url + "/")
-    await sign_in_at_django_in_german(page, django_app, django_idp)
+    await sign_in_at_django(page, django_app, django_idp, link="Mit Prowise Account anmelden")
     await page.locator("#account-menu summary").click()
     await page.get_by_role("button", name="Abmelden").click()
     django_idp.configure(django_app.base_url, people(), down=True)
@@ -232,15 +233,6 @@ async def test_provider_down_shows_the_unreachable_page_in_the_visitors_language
         django_idp.configure(django_app.base_url, people())
 
 
-async def sign_in_at_django_in_german(page: Page, app: Site, idp: DjangoIdp) -> None:
-    await page.get_by_role("link", name="Mit Prowise Account anmelden").click()
-    await page.wait_for_url(f"{idp.issuer}/accounts/login/**")
-    await page.get_by_label("Username").fill("alice")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(app.base_url + "/")
-
-
 async def sign_in_at_mock(page: Page, app: Site, issuer: str, sub: str) -> None:
     await page.get_by_role("link", name=SIGN_IN).click()
     await page.wait_for_url(f"{issuer}/**")
@@ -249,18 +241,13 @@ async def sign_in_at_mock(page: Page, app: Site, issuer: str, sub: str) -> None:
     await page.wait_for_url(app.base_url + "/")
 
 
-async def set_mock_claims(issuer: str, sub: str, claims: dict[str, Any]) -> None:
-    async with httpx.AsyncClient() as provider:
-        (await provider.put(f"{issuer}/users/{sub}", json=claims)).raise_for_status()
-
-
 async def test_trusted_email_without_email_verified_and_aliased_groups_at_the_mock(
     mock_app: Site, issuer: str, context: BrowserContext
 ) -> None:
     sub = "trusted-" + secrets.token_hex(4)
     email = f"{sub}@prowise.com"
     # As Entra ID sends it: no email_verified at all, groups as object ids or paths.
-    await set_mock_claims(
+    await set_identity(
         issuer, sub, {"email": email, "groups": ["/Service", "5D1E0C7A-entra-object-id"]}
     )
     page = await context.new_page()
@@ -278,7 +265,7 @@ async def test_an_unverified_email_is_told_so_in_chromium(
     mock_app: Site, issuer: str, context: BrowserContext
 ) -> None:
     sub = "unverified-" + secrets.token_hex(4)
-    await set_mock_claims(issuer, sub, {"email": f"{sub}@prowise.com", "email_verified": False})
+    await set_identity(issuer, sub, {"email": f"{sub}@prowise.com", "email_verified": False})
     page = await context.new_page()
     await page.goto(mock_app.base_url + "/")
     await sign_in_at_mock(page, mock_app, issuer, sub)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -16,6 +15,7 @@ from tests.support.browser import (
     views_left,
 )
 from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
+from tests.support.services import http_client
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,7 @@ async def test_link_preview_bot_does_not_consume_the_secret(
     alice, link = await shared_by_staff(new_person)
 
     # A chat app's preview fetches the link without a session (and never sees the fragment).
-    async with httpx.AsyncClient(headers={"user-agent": "Slackbot-LinkExpanding 1.0"}) as bot:
+    async with http_client(headers={"user-agent": "Slackbot-LinkExpanding 1.0"}) as bot:
         preview = await bot.get(link)
         head = await bot.head(link)
     assert preview.status_code == 401

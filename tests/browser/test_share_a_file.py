@@ -207,12 +207,7 @@ async def test_guest_sends_a_file_that_the_inviter_downloads(
 ) -> None:
     label = f"Auditor {os.urandom(3).hex()}"  # the site is shared by set-ups
     alice = await new_person(STAFF, signed_in=True)
-    page = await alice.open(alice.site.base_url + "/invitations")
-    await page.get_by_label("Who is it for? (optional)").fill(label)
-    await alice.press(page.get_by_role("button", name="Create invitation link"))
-    link_field = page.get_by_role("textbox", name="Invitation link")
-    await expect(link_field).to_be_visible()
-    invitation = await link_field.input_value()
+    _page, invitation = await alice.invite(label)
 
     guest = await new_person("guest@nowhere.example")
     guest_page = await guest.open(invitation)

@@ -191,10 +191,7 @@ async def test_invitations_cards_are_spaced_and_states_are_not_links(
 ) -> None:
     label = f"Printer vendor {secrets.token_hex(3)}"
     alice = await new_person(STAFF, signed_in=True)
-    page = await alice.open(alice.site.base_url + "/invitations")
-    await page.get_by_label("Who is it for? (optional)").fill(label)
-    await alice.press(page.get_by_role("button", name="Create invitation link"))
-    invitation = await page.get_by_role("textbox", name="Invitation link").input_value()
+    _page, invitation = await alice.invite(label)
     guest = await new_person("guest@nowhere.example")
     guest_page = await guest.open(invitation)
     await guest_page.get_by_label("Secret", exact=True).fill("printer pin 1234")

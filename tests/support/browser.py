@@ -20,12 +20,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from app.settings import Settings, load_settings
 from tests.support.apps import NO_RATE_LIMITS
-from tests.support.services import BROWSER_REDIS_URL, AppProcess, ChildProcess, free_port
+from tests.support.services import (
+    BROWSER_REDIS_URL,
+    AppProcess,
+    ChildProcess,
+    free_port,
+    http_client,
+)
 
 CHROMIUM = Path(os.environ.get("SAFE_SHARE_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -244,6 +249,15 @@ class Person:
         assert LINK.search(link), link
         return link
 
+    async def invite(self, label: str) -> tuple[Page, str]:
+        """A new invitation from /invitations, for `label`; the tab and the invitation link."""
+        page = await self.open(self.site.base_url + "/invitations")
+        await page.get_by_label("Who is it for? (optional)").fill(label)
+        await self.press(page.get_by_role("button", name="Create invitation link"))
+        link_field = page.get_by_role("textbox", name="Invitation link")
+        await expect(link_field).to_be_visible()
+        return page, await link_field.input_value()
+
     async def reveal(self, page: Page, link: str) -> Locator:
         """Press "Reveal secret"; without scripts, first paste the link into the visible Key field."""
         key_field = page.get_by_label("Key", exact=True)
@@ -275,7 +289,7 @@ async def set_claims(
     }
     if locale is not None:
         claims["locale"] = locale
-    async with httpx.AsyncClient() as provider:
+    async with http_client() as provider:
         response = await provider.put(f"{site.issuer}/users/{email}", json=claims)
         response.raise_for_status()
 

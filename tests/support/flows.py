@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tests.support.people import AUDITOR, CUSTOMER, STAFF
+from tests.support.services import http_client
 
 LINK = re.compile(r"/s/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]{43})")
 INVITATION_LINK = re.compile(r"http://testserver\.local/i/([A-Za-z0-9_-]{16,64})")
@@ -19,7 +20,7 @@ CSRF_COOKIE = "safe_share_csrf"
 
 
 async def set_identity(issuer: str, sub: str, claims: dict[str, Any]) -> None:
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         response = await idp.put(f"{issuer}/users/{sub}", json=claims)
         response.raise_for_status()
 
@@ -45,7 +46,7 @@ async def sign_in(
     await set_identity(issuer, email, claims)
     start = await client.get("/auth/login", params={"next": next_path}, follow_redirects=False)
     assert start.status_code == 302, start.text
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(start.headers["location"], data={"sub": email})
     assert approved.status_code == 302, approved.text
     callback = urlsplit(approved.headers["location"])

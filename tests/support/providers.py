@@ -13,6 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from tests.support.services import http_client
+
 CLIENT_ID = "safe-share"
 # Letters and digits only for the common case; the RFC 6749 encoding test picks its own.
 CLIENT_SECRET = "django-idp-client-secret-0123456789abcdef"
@@ -95,7 +97,7 @@ async def sign_in_at_django(
     start = await client.get("/auth/login", params={"next": "/"}, follow_redirects=False)
     assert start.status_code == 302, start.text
     if idp is None:
-        async with httpx.AsyncClient(timeout=30) as fresh:
+        async with http_client(timeout=30) as fresh:
             callback = await log_in_at_django(start.headers["location"], username, fresh)
     else:
         callback = await log_in_at_django(start.headers["location"], username, idp)
