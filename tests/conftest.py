@@ -1,15 +1,14 @@
-"""Real parts: PostgreSQL, Redis and an OIDC provider. When CI=true, a missing service fails."""
+"""Real parts: PostgreSQL, Redis and two OIDC providers. When CI=true, a missing service fails.
+
+Fixtures live here (and in browser/conftest.py); what tests import lives in tests/support/.
+"""
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -17,65 +16,54 @@ from litestar import Litestar
 from piccolo.engine.base import Engine
 
 from app.db.engine import create_engine, migrate, start, stop
-from app.db.tables import TABLES
 from app.dev_identity import run_identity_provider
 from app.settings import Settings, load_settings
 from app.web.app import create_app
-from tests.providers import django_idp  # noqa: F401 - the second provider, for every test
-from tests.support import FrozenClock
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_ADMIN_URL = os.environ.get("SAFE_SHARE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("SAFE_SHARE_TEST_REDIS", "redis://127.0.0.1:6379/14")
-BASE_URL = "http://testserver.local"
-RATE_LIMITS = (
-    "REVEAL_PER_SECRET",
-    "REVEAL_PER_CLIENT",
-    "GUEST_PER_TOKEN",
-    "GUEST_PER_CLIENT",
-    "SIGNIN_PER_CLIENT",
-    "CREATE_PER_USER",
+from tests.support.apps import (
+    BASE_URL,
+    NO_RATE_LIMITS,
+    FrozenClock,
+    client_of,
+    empty_database,
+    empty_engine,
 )
-
-
-def service_missing(what: str) -> None:
-    message = f"{what} is not reachable"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: services must be up)")
-    pytest.skip(message)
-
-
-def port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
+from tests.support.flows import prime_csrf, sign_in, signed_in
+from tests.support.people import CUSTOMER, STAFF
+from tests.support.providers import DjangoIdp
+from tests.support.services import (
+    REDIS_TEST_URL,
+    ChildProcess,
+    free_port,
+    fresh_database,
+    port_open,
+    service_missing,
+)
 
 
 @pytest.fixture(scope="session")
 def issuer() -> Iterator[str]:
+    """The development identity provider (oidc-provider-mock), for every sign-in by default."""
     with run_identity_provider(port=0) as url:
         yield url
 
 
 @pytest.fixture(scope="session")
+def django_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DjangoIdp]:
+    """The second provider (django-oidc-provider), for the sign-in suite."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("django-idp")
+    issuer = f"http://127.0.0.1:{port}"
+    env = {"DJANGO_IDP_ISSUER": issuer, "DJANGO_IDP_DB": str(folder / "idp.sqlite")}
+    with ChildProcess(["tests.django_idp", str(port)], env, folder / "idp.log") as provider:
+        provider.wait_until(lambda: port_open("127.0.0.1", port), "the Django provider")
+        yield DjangoIdp(issuer)
+
+
+@pytest.fixture(scope="session")
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh database for this test run, dropped afterwards."""
-    try:
-        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        service_missing("PostgreSQL")
-    name = f"safe_share_test_{os.getpid()}_{secrets.token_hex(3)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    engine = create_engine(url)
-    await start(engine)
-    await migrate(engine)
-    await stop(engine)
-    try:
+    async with fresh_database("safe_share_test") as url:
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -103,18 +91,25 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-async def _empty_tables(engine: Engine[Any]) -> None:
-    for table in TABLES:
-        await table.delete(force=True)
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[Engine[Any]]:
+    """The tables bound to `database_url`, emptied: for tests of the services without the app."""
+    async with empty_engine(database_url) as db:
+        yield db
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[Engine[Any]]:
-    db = create_engine(database_url)
-    await start(db)
-    await _empty_tables(db)
-    yield db
-    await stop(db)
+async def pg_engine(postgres_url: str) -> AsyncIterator[Engine[Any]]:
+    """As `engine`, on PostgreSQL only."""
+    async with empty_engine(postgres_url) as db:
+        yield db
+
+
+@pytest.fixture
+async def sqlite_engine(sqlite_url: str) -> AsyncIterator[Engine[Any]]:
+    """As `engine`, on SQLite only."""
+    async with empty_engine(sqlite_url) as db:
+        yield db
 
 
 @pytest.fixture
@@ -130,9 +125,7 @@ def make_settings(issuer: str, tmp_path: Path) -> Callable[..., Settings]:
             "SAFE_SHARE_OIDC_ISSUER": issuer,
             "SAFE_SHARE_BASE_URL": BASE_URL,
             "SAFE_SHARE_SECRET_KEY": "test-master-key-" + "x" * 32,
-            # Rate limits are tested on their own (test_rate_limits.py), with values set there;
-            # elsewhere they must not turn a test's many requests into 429s.
-            **{f"SAFE_SHARE_RATE_{name}": "10000" for name in RATE_LIMITS},
+            **NO_RATE_LIMITS,
         }
         values.update({f"SAFE_SHARE_{k.upper()}": v for k, v in env.items()})
         return load_settings(values, dev_dir=tmp_path)
@@ -147,10 +140,7 @@ def settings(make_settings: Callable[..., Settings], database_url: str) -> Setti
 
 @pytest.fixture
 async def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    db = create_engine(settings.database_url)
-    await start(db)
-    await _empty_tables(db)
-    await stop(db)
+    await empty_database(settings.database_url)
     return create_app(settings, clock=clock)
 
 
@@ -164,8 +154,7 @@ async def running_app(app: Litestar) -> AsyncIterator[Litestar]:
 @pytest.fixture
 async def client(running_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A browser: its own cookies, talking to the app in-process over ASGI."""
-    transport = httpx.ASGITransport(app=cast(Any, running_app))
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as browser:
+    async with client_of(running_app) as browser:
         yield browser
 
 
@@ -175,11 +164,26 @@ async def new_client(running_app: Litestar) -> AsyncIterator[Callable[[], httpx.
     opened: list[httpx.AsyncClient] = []
 
     def build() -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=cast(Any, running_app))
-        browser = httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+        browser = client_of(running_app)
         opened.append(browser)
         return browser
 
     yield build
     for browser in opened:
         await browser.aclose()
+
+
+@pytest.fixture
+async def staff(client: httpx.AsyncClient, issuer: str) -> httpx.AsyncClient:
+    """The test's `client`, signed in as STAFF, with its CSRF cookie."""
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    return client
+
+
+@pytest.fixture
+async def customer(new_client: Callable[[], httpx.AsyncClient], issuer: str) -> httpx.AsyncClient:
+    """Another browser, signed in as CUSTOMER, with its CSRF cookie."""
+    browser = await signed_in(new_client, issuer, CUSTOMER)
+    await prime_csrf(browser)
+    return browser

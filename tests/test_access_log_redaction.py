@@ -4,44 +4,19 @@ of every route (those added later too) and any segment that is no route's litera
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 
 from app import crypto
 from app.settings import Settings
 from app.web.accesslog import AccessLogMiddleware, redact_path, route_literals
-from tests.apps import browser, serving
-from tests.support import FrozenClock, sign_in
+from tests.support.apps import FrozenClock, access_lines, client_of, serving
+from tests.support.flows import sign_in
 
 PARAMETER = re.compile(r"\{[^}]+\}")
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@contextmanager
-def access_lines() -> Iterator[list[str]]:
-    logger = logging.getLogger("app.access")
-    handler = Lines()
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -53,7 +28,7 @@ async def test_no_route_parameter_reaches_the_access_log_in_full(
         served = AccessLogMiddleware(app)
         patterns = [route.path for route in app.routes if PARAMETER.search(route.path)]
         assert "/dashboard/secrets/{secret_id:str}/trail" in patterns
-        async with browser(served) as visitor:
+        async with client_of(served) as visitor:
             await sign_in(visitor, issuer, "alice@prowise.com")
             sent: list[tuple[str, str]] = []
             with access_lines() as lines:

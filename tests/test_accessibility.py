@@ -1,6 +1,6 @@
 """Accessibility without a browser: contrast of both palettes, labels, scripts and styles.
 
-tests/test_layout_browser.py adds the real-browser checks (axe-core, overflow at 360 px).
+tests/browser/test_layout.py adds the real-browser checks (axe-core, overflow at 360 px).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.settings import PROJECT_ROOT
-from tests.test_i18n import visit_every_page
+from tests.support.flows import visit_every_page
 
 CSS = (PROJECT_ROOT / "static" / "app.css").read_text(encoding="utf-8")
 

@@ -16,11 +16,15 @@ import pytest
 from app.auth.identity import valid_email
 from app.db.tables import AuditEvent, Secret
 from app.lifecycle import SecretState
-from tests.support import csrf_headers, prime_csrf, sign_in
-from tests.test_invitations import guest_send, invite, received_secret_id
-
-STAFF = "alice@prowise.com"
-AUDITOR = "audrey@prowise.com"
+from tests.support.flows import (
+    csrf_headers,
+    guest_send,
+    invite,
+    prime_csrf,
+    received_secret_id,
+    sign_in,
+)
+from tests.support.people import AUDITOR, STAFF
 
 
 @pytest.mark.parametrize("word", ["guest", "system"])
@@ -39,6 +43,7 @@ async def test_an_account_named_like_an_internal_actor_gets_nothing_of_theirs(
     impostor = new_client()
     await sign_in(impostor, issuer, word, groups=["staff", "auditors"])
     dashboard = await impostor.get("/dashboard")
+    assert dashboard.status_code == 200
     assert guest_secret not in dashboard.text
     trail = await impostor.get(f"/dashboard/secrets/{guest_secret}/trail")
     assert trail.status_code == 404

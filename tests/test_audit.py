@@ -13,30 +13,21 @@ import httpx
 
 from app.db.tables import AuditEvent
 from app.services.sweeper import sweep
-from tests.support import FrozenClock, create_secret, reveal, sign_in
-from tests.test_dashboard import revoke, signed_in
+from tests.support.apps import FrozenClock
+from tests.support.flows import create_secret, reveal, revoke, sign_in, signed_in, signed_in_auditor
+from tests.support.people import AUDITOR, CUSTOMER, OTHER_STAFF, STAFF
 
-ALICE = "alice@prowise.com"
-CAROL = "carol@prowise.com"
-BOB = "bob@example.com"
-AUDITOR = "audrey@prowise.com"
 ROW = re.compile(r"<tr>\s*<td>", re.S)
-
-
-async def auditor_client(
-    new_client: Callable[[], httpx.AsyncClient], issuer: str
-) -> httpx.AsyncClient:
-    return await signed_in(new_client, issuer, AUDITOR, groups=["auditors"])
 
 
 def event(clock: FrozenClock, n: int, **values: Any) -> AuditEvent:
     fields: dict[str, Any] = {
         "at": clock.now - timedelta(minutes=n // 3),  # groups of three share a time
-        "actor": BOB,
+        "actor": CUSTOMER,
         "action": "secret.refused",
         "outcome": "refused",
         "secret_id": f"s{n:05d}",
-        "target": ALICE,
+        "target": STAFF,
         "reason": "wrong_key",
     }
     fields.update(values)
@@ -46,15 +37,15 @@ def event(clock: FrozenClock, n: int, **values: Any) -> AuditEvent:
 async def test_each_action_leaves_its_row_and_no_row_holds_content_key_or_link(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    carol = await signed_in(new_client, issuer, CAROL)
-    bob = await signed_in(new_client, issuer, BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    carol = await signed_in(new_client, issuer, OTHER_STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
     contents = [f"content-{name}-Zq9" for name in ("opened", "refused", "revoked", "expired")]
-    opened, k1 = await create_secret(alice, content=contents[0], recipient_email=BOB)
-    refused, k2 = await create_secret(alice, content=contents[1], recipient_email=BOB)
-    revoked, k3 = await create_secret(alice, content=contents[2], recipient_email=BOB)
+    opened, k1 = await create_secret(alice, content=contents[0], recipient_email=CUSTOMER)
+    refused, k2 = await create_secret(alice, content=contents[1], recipient_email=CUSTOMER)
+    revoked, k3 = await create_secret(alice, content=contents[2], recipient_email=CUSTOMER)
     expired, k4 = await create_secret(
-        alice, content=contents[3], recipient_email=BOB, expires_in="3600"
+        alice, content=contents[3], recipient_email=CUSTOMER, expires_in="3600"
     )
 
     assert (await reveal(bob, opened, k1)).status_code == 200
@@ -71,14 +62,14 @@ async def test_each_action_leaves_its_row_and_no_row_holds_content_key_or_link(
         if r["secret_id"]
     ]
     assert trail == [
-        ("secret.created", ALICE, "ok", opened, ""),
-        ("secret.created", ALICE, "ok", refused, ""),
-        ("secret.created", ALICE, "ok", revoked, ""),
-        ("secret.created", ALICE, "ok", expired, ""),
-        ("secret.revealed", BOB, "ok", opened, "last_view"),
-        ("secret.refused", CAROL, "refused", refused, "wrong_person"),
-        ("secret.refused", BOB, "refused", refused, "wrong_key"),
-        ("secret.revoked", ALICE, "ok", revoked, ""),
+        ("secret.created", STAFF, "ok", opened, ""),
+        ("secret.created", STAFF, "ok", refused, ""),
+        ("secret.created", STAFF, "ok", revoked, ""),
+        ("secret.created", STAFF, "ok", expired, ""),
+        ("secret.revealed", CUSTOMER, "ok", opened, "last_view"),
+        ("secret.refused", OTHER_STAFF, "refused", refused, "wrong_person"),
+        ("secret.refused", CUSTOMER, "refused", refused, "wrong_key"),
+        ("secret.revoked", STAFF, "ok", revoked, ""),
         ("secret.expired", "system", "ok", expired, ""),
     ]
     everything = repr(rows)
@@ -91,9 +82,9 @@ async def test_each_action_leaves_its_row_and_no_row_holds_content_key_or_link(
 async def test_non_auditors_are_refused_the_audit_trail_and_its_export(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    staff = await signed_in(new_client, issuer, CAROL)
+    staff = await signed_in(new_client, issuer, OTHER_STAFF)
     # A customer claiming the auditors group is still no auditor: the role needs staff.
-    customer = await signed_in(new_client, issuer, BOB, groups=["auditors"])
+    customer = await signed_in(new_client, issuer, CUSTOMER, groups=["auditors"])
     for browser in (staff, customer):
         for path in ("/audit", "/audit.csv", "/audit.csv?action=signin"):
             answer = await browser.get(path)
@@ -110,13 +101,13 @@ async def test_non_auditors_are_refused_the_audit_trail_and_its_export(
 async def test_auditor_filters_by_person_action_and_dates(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
+    auditor = await signed_in_auditor(new_client, issuer)
     day = clock.now
     await AuditEvent.insert(
-        event(clock, 0, at=day - timedelta(days=2), actor=CAROL, secret_id="old"),
-        event(clock, 0, at=day, actor=CAROL, secret_id="today1"),
-        event(clock, 0, at=day, actor=BOB, secret_id="today2"),
-        event(clock, 0, at=day, actor=CAROL, action="secret.created", secret_id="today3"),
+        event(clock, 0, at=day - timedelta(days=2), actor=OTHER_STAFF, secret_id="old"),
+        event(clock, 0, at=day, actor=OTHER_STAFF, secret_id="today1"),
+        event(clock, 0, at=day, actor=CUSTOMER, secret_id="today2"),
+        event(clock, 0, at=day, actor=OTHER_STAFF, action="secret.created", secret_id="today3"),
     )
 
     def secret_ids(page: httpx.Response) -> set[str]:
@@ -125,10 +116,12 @@ async def test_auditor_filters_by_person_action_and_dates(
     by_person = await auditor.get("/audit", params={"actor": " Carol@Prowise.com "})
     assert by_person.status_code == 200
     assert secret_ids(by_person) == {"old", "today1", "today3"}
-    by_action = await auditor.get("/audit", params={"actor": CAROL, "action": "secret.refused"})
+    by_action = await auditor.get(
+        "/audit", params={"actor": OTHER_STAFF, "action": "secret.refused"}
+    )
     assert secret_ids(by_action) == {"old", "today1"}
     today = f"{day:%Y-%m-%d}"
-    by_date = await auditor.get("/audit", params={"actor": CAROL, "from": today, "to": today})
+    by_date = await auditor.get("/audit", params={"actor": OTHER_STAFF, "from": today, "to": today})
     assert secret_ids(by_date) == {"today1", "today3"}
     before = f"{day - timedelta(days=1):%Y-%m-%d}"
     until_yesterday = await auditor.get("/audit", params={"to": before})
@@ -140,7 +133,7 @@ async def test_auditor_filters_by_person_action_and_dates(
 async def test_a_bad_filter_is_a_clear_400_that_keeps_what_was_typed(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
+    auditor = await signed_in_auditor(new_client, issuer)
     answer = await auditor.get(
         "/audit",
         params={"actor": "bob@example.com", "from": "2026-13-45", "to": "2026-01-01"},
@@ -170,7 +163,7 @@ async def test_a_bad_filter_is_a_clear_400_that_keeps_what_was_typed(
 async def test_audit_pages_follow_each_other_without_duplicates(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
+    auditor = await signed_in_auditor(new_client, issuer)
     await AuditEvent.insert(*(event(clock, n) for n in range(120)))
     seen: list[str] = []
     url: str | None = "/audit?action=secret.refused"
@@ -193,7 +186,7 @@ async def test_audit_pages_follow_each_other_without_duplicates(
 async def test_csv_export_is_the_filtered_trail_properly_escaped_and_formula_safe(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
+    auditor = await signed_in_auditor(new_client, issuer)
     hostile = {
         "actor": "=cmd|' /C calc'!A0",
         "target": "+SUM(A1:A9)",
@@ -213,7 +206,7 @@ async def test_csv_export_is_the_filtered_trail_properly_escaped_and_formula_saf
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert [r["secret_id"] for r in rows] == ["hostile", "plain1"]  # newest first, as shown
     bad, plain = rows
-    assert plain["actor"] == BOB
+    assert plain["actor"] == CUSTOMER
     assert plain["reason"] == "wrong_key"
     assert plain["at"] == clock.now.isoformat()
     assert bad["actor"] == "'" + hostile["actor"]
@@ -235,9 +228,9 @@ async def test_csv_export_is_the_filtered_trail_properly_escaped_and_formula_saf
 async def test_csv_export_streams_every_row_past_one_batch(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
+    auditor = await signed_in_auditor(new_client, issuer)
     await AuditEvent.insert(*(event(clock, n) for n in range(2500)))
-    answer = await auditor.get("/audit.csv", params={"actor": BOB})
+    answer = await auditor.get("/audit.csv", params={"actor": CUSTOMER})
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert len(rows) == 2500
     assert len({r["secret_id"] for r in rows}) == 2500
@@ -246,15 +239,15 @@ async def test_csv_export_streams_every_row_past_one_batch(
 async def test_auditor_sees_the_trail_in_the_page(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    auditor = await auditor_client(new_client, issuer)
-    alice = await signed_in(new_client, issuer, ALICE)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB)
+    auditor = await signed_in_auditor(new_client, issuer)
+    alice = await signed_in(new_client, issuer, STAFF)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER)
     page = await auditor.get("/audit")
     assert page.status_code == 200
     assert f"/audit?secret={secret_id}" in page.text
     assert "Created" in page.text
     assert 'href="/audit.csv"' in page.text
-    filtered = await auditor.get("/audit", params={"actor": ALICE})
+    filtered = await auditor.get("/audit", params={"actor": STAFF})
     assert 'href="/audit.csv?actor=alice%40prowise.com"' in filtered.text
     await sign_in(auditor, issuer, AUDITOR, groups=[])  # no longer an auditor
     assert (await auditor.get("/audit")).status_code == 403

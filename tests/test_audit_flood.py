@@ -11,14 +11,10 @@ import pytest
 
 from app.db.tables import AuditEvent
 from app.settings import Settings
-from tests.apps import browser, own_redis, serving
-from tests.support import FrozenClock, create_secret
-from tests.test_dashboard import signed_in
-from tests.test_invitations import invite
-
-ALICE = "alice@prowise.com"
-BOB = "bob@example.com"
-EVE = "eve@example.net"
+from tests.support.apps import FrozenClock, client_of, serving
+from tests.support.flows import create_secret, invite, signed_in
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
+from tests.support.services import own_redis
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -32,7 +28,7 @@ async def test_anonymous_sign_in_callbacks_cannot_flood_the_audit_trail(
 
 async def callback_flood(settings: Settings, clock: FrozenClock) -> None:
     attacker_text = '=HYPERLINK("http://evil.example")' + "x" * 500
-    async with serving(settings, clock) as app, browser(app) as anonymous:
+    async with serving(settings, clock) as app, client_of(app) as anonymous:
         statuses = []
         for n in range(30):
             error = "access_denied" if n == 0 else f"{attacker_text}{n}"
@@ -52,9 +48,9 @@ async def callback_flood(settings: Settings, clock: FrozenClock) -> None:
 async def test_reloading_someone_elses_link_leaves_one_refusal_per_hour(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    eve = await signed_in(new_client, issuer, EVE)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB, expires_in="604800")
+    alice = await signed_in(new_client, issuer, STAFF)
+    eve = await signed_in(new_client, issuer, OTHER_CUSTOMER)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER, expires_in="604800")
     for _ in range(5):
         page = await eve.get(f"/s/{secret_id}")
         assert page.status_code == 403
@@ -80,7 +76,7 @@ async def test_reloading_someone_elses_link_leaves_one_refusal_per_hour(
 async def test_reloading_a_guest_page_leaves_one_opening_per_client_and_hour(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
+    alice = await signed_in(new_client, issuer, STAFF)
     token = await invite(alice)
     guest = new_client()
     for _ in range(5):

@@ -9,11 +9,17 @@ import httpx
 import pytest
 
 from app.db.tables import AuditEvent, Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, set_identity, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-OTHER_CUSTOMER = "eve@example.net"
+from tests.support.flows import (
+    answered,
+    create_secret,
+    csrf_headers,
+    prime_csrf,
+    reveal,
+    set_identity,
+    sign_in,
+)
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
+from tests.support.services import http_client
 
 
 async def test_staff_signs_in_and_sees_the_email_form(
@@ -21,7 +27,7 @@ async def test_staff_signs_in_and_sees_the_email_form(
 ) -> None:
     done = await sign_in(client, issuer, STAFF)
     assert done.status_code == 303
-    home = await client.get("/")
+    home = answered(await client.get("/"), 200)
     assert STAFF in home.text
     assert "staff" in home.text
     assert 'name="recipient_email"' in home.text
@@ -30,7 +36,7 @@ async def test_staff_signs_in_and_sees_the_email_form(
 
 async def test_customer_signs_in_and_picks_a_group(client: httpx.AsyncClient, issuer: str) -> None:
     await sign_in(client, issuer, CUSTOMER)
-    home = await client.get("/")
+    home = answered(await client.get("/"), 200)
     assert "customer" in home.text
     assert 'name="recipient_email"' not in home.text
     for name in ("Service", "GO Engineers", "Inside Sales"):
@@ -104,7 +110,7 @@ async def test_session_id_is_rotated_at_sign_in(client: httpx.AsyncClient, issue
         cookies={"safe_share_session": first},
     )
     async with stale:
-        assert STAFF not in (await stale.get("/")).text
+        assert STAFF not in answered(await stale.get("/"), 200).text
 
 
 async def test_session_cookie_is_httponly_and_lax(client: httpx.AsyncClient, issuer: str) -> None:
@@ -125,7 +131,7 @@ async def test_sign_out_ends_the_session_at_the_provider_too(
     assert out.status_code == 303
     assert out.headers["location"].startswith(f"{issuer}/oauth2/end_session")
     assert "id_token_hint=" in out.headers["location"]
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 @pytest.mark.parametrize(
@@ -144,12 +150,13 @@ async def test_signing_in_with_another_account_ends_the_session_and_asks_again(
     assert out.headers["location"] == "/auth/login?" + urlencode(
         {"next": expected_next, "prompt": "login"}
     )
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
     # The provider is asked to authenticate again, not to reuse its own session.
     start = await client.get(out.headers["location"], follow_redirects=False)
     assert start.status_code == 302
     assert parse_qs(urlsplit(start.headers["location"]).query)["prompt"] == ["login"]
     plain = await client.get("/auth/login", params={"prompt": "none"}, follow_redirects=False)
+    assert plain.status_code == 302
     assert "prompt" not in parse_qs(urlsplit(plain.headers["location"]).query)
 
 
@@ -159,7 +166,7 @@ async def _start(client: httpx.AsyncClient) -> str:
 
 
 async def _approve(authorize_url: str, sub: str) -> tuple[str, dict[str, list[str]]]:
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(authorize_url, data={"sub": sub})
     callback = urlsplit(approved.headers["location"])
     return callback.path, parse_qs(callback.query)
@@ -172,7 +179,7 @@ async def test_tampered_state_is_refused(client: httpx.AsyncClient, issuer: str)
     refused = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert refused.status_code == 400
     assert "Sign-in did not work" in refused.text
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_replayed_code_is_refused(client: httpx.AsyncClient, issuer: str) -> None:
@@ -189,7 +196,7 @@ async def test_replayed_code_is_refused(client: httpx.AsyncClient, issuer: str) 
     query["state"] = parse_qs(fresh.query)["state"]
     replay_with_fresh_state = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert replay_with_fresh_state.status_code == 400
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_wrong_nonce_is_refused(client: httpx.AsyncClient, issuer: str) -> None:
@@ -201,12 +208,12 @@ async def test_wrong_nonce_is_refused(client: httpx.AsyncClient, issuer: str) ->
     path, query = await _approve(forged, STAFF)
     refused = await client.get(f"{path}?{urlencode(query, doseq=True)}")
     assert refused.status_code == 400
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text
 
 
 async def test_provider_error_is_a_clear_refusal(client: httpx.AsyncClient, issuer: str) -> None:
     authorize = await _start(client)
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         denied = await idp.post(authorize, data={"action": "deny"})
     callback = urlsplit(denied.headers["location"])
     refused = await client.get(f"{callback.path}?{callback.query}")

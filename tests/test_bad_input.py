@@ -8,10 +8,9 @@ import httpx
 import pytest
 
 from app.db.tables import Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.flows import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 GOOD = {"content": "s3cret", "recipient_email": CUSTOMER, "expires_in": "86400", "max_views": "1"}
 
 

@@ -9,17 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app import crypto
 from app.db.tables import AuditEvent
-from app.settings import Settings, SettingsError, load_settings
+from app.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from app.web.accesslog import AccessLogMiddleware
 from app.web.clientaddress import client_address
-from tests.apps import ROOT, AppProcess, browser, own_redis, serving
-from tests.support import FrozenClock
-from tests.test_access_log_redaction import access_lines
+from tests.support.apps import FrozenClock, access_lines, client_of, serving
+from tests.support.services import AppProcess, http_client, own_redis
 
 REAL = "198.51.100.7"
 
@@ -95,7 +93,7 @@ async def flood_from_behind_a_proxy(settings: Settings, clock: FrozenClock) -> N
     async with serving(settings, clock) as app:
         served = AccessLogMiddleware(app)
         with access_lines() as lines:
-            async with browser(served) as attacker, browser(served) as other:
+            async with client_of(served) as attacker, client_of(served) as other:
                 statuses = []
                 for n in range(5):
                     answer = await attacker.get(
@@ -130,7 +128,7 @@ async def test_uvicorn_does_not_take_the_address_from_the_header(
     }
     server = AppProcess(env, tmp_path / "app.log")
     try:
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with http_client(base_url=server.url) as client:
             statuses = [
                 (
                     await client.get("/auth/login", headers={"x-forwarded-for": f"10.8.0.{n}"})
@@ -146,13 +144,11 @@ def test_every_uvicorn_launch_leaves_proxy_headers_to_the_app() -> None:
     # uvicorn's --proxy-headers (its default) would rewrite the peer from X-Forwarded-For.
     for name in (
         "docker-entrypoint.sh",
-        "tests/apps.py",
-        "tests/browser/conftest.py",
+        "tests/support/services.py",
         "benchmarks/run.py",
         "benchmarks/appserver.py",  # soak and files start the app here
     ):
-        text = (ROOT / name).read_text()
+        text = (PROJECT_ROOT / name).read_text()
         assert "--no-proxy-headers" in text, name
         assert "--proxy-headers" not in text, name
-    for name in ("app/devserver.py", "tests/test_layout_browser.py"):
-        assert "proxy_headers=False" in (ROOT / name).read_text(), name
+    assert "proxy_headers=False" in (PROJECT_ROOT / "app/devserver.py").read_text()

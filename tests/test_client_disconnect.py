@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apps import AppProcess
+from tests.support.services import AppProcess
 
 PARTIAL_FORM = (
     b"POST /secrets HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,33 +12,21 @@ import pytest
 from piccolo.engine.base import Engine
 
 from app import crypto
-from app.auth.identity import Role, User
 from app.auth.rules import Recipient
-from app.db.engine import create_engine, start, stop, write_transaction
-from app.db.tables import AuditEvent, Invitation, Secret
+from app.db.engine import write_transaction
+from app.db.tables import AuditEvent, Secret
 from app.services import secrets
 from app.services.audit import ClientInfo
+from tests.support.people import CUSTOMER_USER, STAFF_USER
 
-STAFF = User("s", "alice@prowise.com", "Alice", Role.STAFF, frozenset(), None, None)
-CUSTOMER = User("c", "bob@example.com", "Bob", Role.CUSTOMER, frozenset(), None, None)
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Engine[Any]]:
-    engine = create_engine(postgres_url)
-    await start(engine)
-    for table in (Secret, Invitation, AuditEvent):
-        await table.delete(force=True)
-    yield engine
-    await stop(engine)
 
 
 async def _race(views: int, attempts: int = 50) -> tuple[int, int]:
     created = await secrets.create_secret(
         content="race me",
-        recipient=Recipient(email=CUSTOMER.email),
-        creator=STAFF,
+        recipient=Recipient(email=CUSTOMER_USER.email),
+        creator=STAFF_USER,
         expires_in=timedelta(hours=1),
         max_views=views,
         now=NOW,
@@ -51,7 +38,7 @@ async def _race(views: int, attempts: int = 50) -> tuple[int, int]:
             await secrets.reveal_secret(
                 secret_id=created.id,
                 opener=secrets.ByLinkKey(crypto.decode_key(created.key or "")),
-                viewer=CUSTOMER,
+                viewer=CUSTOMER_USER,
                 now=NOW,
                 client=ClientInfo(),
             )
@@ -68,52 +55,42 @@ async def _race(views: int, attempts: int = 50) -> tuple[int, int]:
 
 @pytest.mark.postgres
 async def test_one_view_secret_is_revealed_exactly_once_under_50_concurrent_reveals(
-    pg: Engine[Any],
+    pg_engine: Engine[Any],
 ) -> None:
     assert await _race(views=1) == (1, 1)
 
 
 @pytest.mark.postgres
 async def test_three_view_secret_is_revealed_exactly_three_times_under_50_concurrent_reveals(
-    pg: Engine[Any],
+    pg_engine: Engine[Any],
 ) -> None:
     assert await _race(views=3) == (3, 3)
     row = await Secret.select(Secret.ciphertext, Secret.state).first()
     assert row == {"ciphertext": None, "state": "opened"}
 
 
-@pytest.fixture
-async def lite(sqlite_url: str) -> AsyncIterator[Engine[Any]]:
-    engine = create_engine(sqlite_url)
-    await start(engine)
-    for table in (Secret, Invitation, AuditEvent):
-        await table.delete(force=True)
-    yield engine
-    await stop(engine)
-
-
 async def test_one_view_secret_is_revealed_exactly_once_under_50_concurrent_reveals_on_sqlite(
-    lite: Engine[Any],
+    sqlite_engine: Engine[Any],
 ) -> None:
     assert await _race(views=1) == (1, 1)
 
 
 async def test_sqlite_writes_in_wal_mode_so_readers_never_wait_for_the_writer(
-    lite: Engine[Any],
+    sqlite_engine: Engine[Any],
 ) -> None:
-    rows = await lite._run_in_new_connection("PRAGMA journal_mode")  # type: ignore[attr-defined]
+    rows = await sqlite_engine._run_in_new_connection("PRAGMA journal_mode")  # type: ignore[attr-defined]
     assert rows == [{"journal_mode": "wal"}]
 
 
 async def test_concurrent_writes_on_sqlite_queue_for_one_writer_and_all_succeed(
-    lite: Engine[Any],
+    sqlite_engine: Engine[Any],
 ) -> None:
     # 16 users creating at once: none waits in SQLite's busy handler, none fails.
     async def create(index: int) -> str:
         created = await secrets.create_secret(
             content=f"secret {index}",
-            recipient=Recipient(email=CUSTOMER.email),
-            creator=STAFF,
+            recipient=Recipient(email=CUSTOMER_USER.email),
+            creator=STAFF_USER,
             expires_in=timedelta(hours=1),
             max_views=1,
             now=NOW,
@@ -128,7 +105,7 @@ async def test_concurrent_writes_on_sqlite_queue_for_one_writer_and_all_succeed(
 
 
 async def test_a_failed_write_on_sqlite_leaves_the_shared_writer_usable(
-    lite: Engine[Any],
+    sqlite_engine: Engine[Any],
 ) -> None:
     await AuditEvent.insert(AuditEvent(at=NOW, actor="a", action="secret.created", outcome="ok"))
     [row] = await AuditEvent.select(AuditEvent.id)

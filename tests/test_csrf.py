@@ -15,10 +15,9 @@ import pytest
 from litestar import Litestar
 
 from app.db.tables import TABLES
-from tests.support import CSRF_COOKIE, create_secret, prime_csrf, sign_in
+from tests.support.flows import CSRF_COOKIE, create_secret, prime_csrf, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 PARAM = re.compile(r"\{[^}]+\}")
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

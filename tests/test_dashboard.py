@@ -12,35 +12,20 @@ from typing import Any
 import httpx
 
 from app.db.tables import AuditEvent, Secret
-from tests.support import FrozenClock, create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.apps import FrozenClock
+from tests.support.flows import (
+    answered,
+    create_secret,
+    csrf_headers,
+    main_of,
+    prime_csrf,
+    reveal,
+    revoke,
+    signed_in,
+)
+from tests.support.people import CUSTOMER, OTHER_STAFF, STAFF
 
-ALICE = "alice@prowise.com"
-CAROL = "carol@prowise.com"
-BOB = "bob@example.com"
 ROW_ID = re.compile(r'<li id="secret-([A-Za-z0-9_-]+)"')
-
-
-async def signed_in(
-    new_client: Callable[[], httpx.AsyncClient], issuer: str, email: str, **kw: Any
-) -> httpx.AsyncClient:
-    browser = new_client()
-    await sign_in(browser, issuer, email, **kw)
-    return browser
-
-
-def main_of(page: str) -> str:
-    """A page's own content, without the per-person header (CSRF token, who is signed in)."""
-    return page[page.index('<main id="main"') : page.index("</main>")]
-
-
-async def revoke(
-    browser: httpx.AsyncClient, secret_id: str, *, htmx: bool, view: str | None = "dashboard"
-) -> httpx.Response:
-    await prime_csrf(browser)
-    data = {"view": view} if view else {}
-    return await browser.post(
-        f"/s/{secret_id}/revoke", data=data, headers=csrf_headers(browser, htmx)
-    )
 
 
 def bulk_secrets(
@@ -58,7 +43,7 @@ def bulk_secrets(
             ciphertext=b"c",
             creator_email=creator,
             creator_role="staff",
-            recipient_email=BOB,
+            recipient_email=CUSTOMER,
             max_views=1,
             views_left=1,
             created_at=start + timedelta(seconds=i // same_time_every),
@@ -92,11 +77,11 @@ def counting_queries() -> Iterator[list[str]]:
 async def test_dashboard_shows_exactly_the_callers_secrets(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    carol = await signed_in(new_client, issuer, CAROL)
-    bob = await signed_in(new_client, issuer, BOB)
-    alices = {(await create_secret(alice, recipient_email=BOB))[0] for _ in range(2)}
-    carols, _key = await create_secret(carol, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    carol = await signed_in(new_client, issuer, OTHER_STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    alices = {(await create_secret(alice, recipient_email=CUSTOMER))[0] for _ in range(2)}
+    carols, _key = await create_secret(carol, recipient_email=CUSTOMER)
     bobs, _key = await create_secret(bob, recipient_group="service")
 
     page = await alice.get("/dashboard")
@@ -115,20 +100,20 @@ async def test_dashboard_needs_sign_in(client: httpx.AsyncClient) -> None:
 async def test_dashboard_shows_state_recipient_times_and_who_opened(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    bob = await signed_in(new_client, issuer, BOB)
-    opened, key = await create_secret(alice, recipient_email=BOB)
-    waiting, _k = await create_secret(alice, recipient_email=BOB, max_views="3")
-    short, _k = await create_secret(alice, recipient_email=BOB, expires_in="3600")
-    revoked, _k = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    opened, key = await create_secret(alice, recipient_email=CUSTOMER)
+    waiting, _k = await create_secret(alice, recipient_email=CUSTOMER, max_views="3")
+    short, _k = await create_secret(alice, recipient_email=CUSTOMER, expires_in="3600")
+    revoked, _k = await create_secret(alice, recipient_email=CUSTOMER)
     assert (await reveal(bob, opened, key)).status_code == 200
     assert (await revoke(alice, revoked, htmx=True)).status_code == 200
     clock.advance(hours=2)  # `short` expired; the sweeper has not run: it still shows expired
 
-    page = (await alice.get("/dashboard")).text
+    page = answered(await alice.get("/dashboard"), 200).text
     rows = dict(zip(ROW_ID.findall(page), re.split(r'<li id="secret-', page)[1:], strict=True))
     assert "Opened" in rows[opened]
-    assert f"by {BOB}" in rows[opened]
+    assert f"by {CUSTOMER}" in rows[opened]
     assert "Waiting" in rows[waiting]
     assert "3 views left" in rows[waiting]
     assert "Revoke</button>" in rows[waiting]
@@ -146,9 +131,9 @@ async def test_dashboard_shows_state_recipient_times_and_who_opened(
 async def test_revoke_from_the_dashboard_swaps_the_row_for_htmx(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    bob = await signed_in(new_client, issuer, BOB)
-    secret_id, key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    secret_id, key = await create_secret(alice, recipient_email=CUSTOMER)
 
     answer = await revoke(alice, secret_id, htmx=True)
     assert answer.status_code == 200
@@ -157,7 +142,7 @@ async def test_revoke_from_the_dashboard_swaps_the_row_for_htmx(
     assert "Revoked" in answer.text
     assert "Revoke</button>" not in answer.text
     assert "data-focus-on-swap" in answer.text  # focus follows the change
-    assert "data-focus-on-swap" not in (await alice.get("/dashboard")).text
+    assert "data-focus-on-swap" not in answered(await alice.get("/dashboard"), 200).text
 
     # A revoked link answers like any unavailable one.
     revealed = await reveal(bob, secret_id, key)
@@ -169,8 +154,8 @@ async def test_revoke_from_the_dashboard_swaps_the_row_for_htmx(
 async def test_revoke_from_the_dashboard_without_javascript_returns_to_the_list(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER)
     answer = await revoke(alice, secret_id, htmx=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/dashboard#secret-{secret_id}"
@@ -184,8 +169,8 @@ async def test_revoke_from_the_dashboard_without_javascript_returns_to_the_list(
 async def test_revoke_from_the_status_page_keeps_its_own_answer(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER)
     answer = await revoke(alice, secret_id, htmx=True, view=None)
     assert answer.status_code == 200
     assert 'id="secret-state"' in answer.text
@@ -194,10 +179,10 @@ async def test_revoke_from_the_status_page_keeps_its_own_answer(
 async def test_another_persons_revoke_is_refused_and_changes_nothing(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    carol = await signed_in(new_client, issuer, CAROL)
-    bob = await signed_in(new_client, issuer, BOB)
-    secret_id, key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    carol = await signed_in(new_client, issuer, OTHER_STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    secret_id, key = await create_secret(alice, recipient_email=CUSTOMER)
     before = await Secret.select().where(Secret.id == secret_id).first()
     unknown = await revoke(carol, "A" * 22, htmx=True)
 
@@ -217,10 +202,10 @@ async def test_another_persons_revoke_is_refused_and_changes_nothing(
 async def test_pages_follow_each_other_without_duplicates_or_gaps(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
+    alice = await signed_in(new_client, issuer, STAFF)
     start = clock.now - timedelta(days=1)
-    mine = bulk_secrets(ALICE, 60, start, prefix="mine", same_time_every=4)
-    await Secret.insert(*mine, *bulk_secrets(CAROL, 30, start, prefix="hers"))
+    mine = bulk_secrets(STAFF, 60, start, prefix="mine", same_time_every=4)
+    await Secret.insert(*mine, *bulk_secrets(OTHER_STAFF, 30, start, prefix="hers"))
     expected = [s.id for s in sorted(mine, key=lambda s: (s.created_at, s.id), reverse=True)]
 
     seen: list[str] = []
@@ -242,7 +227,7 @@ async def test_pages_follow_each_other_without_duplicates_or_gaps(
 async def test_a_forged_page_link_is_a_clear_400(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
+    alice = await signed_in(new_client, issuer, STAFF)
     for after in ("nonsense", "12.<script>", "-5.abc", "9" * 40 + ".x", "9" * 18 + ".x"):
         page = await alice.get("/dashboard", params={"after": after})
         assert page.status_code == 400
@@ -252,12 +237,12 @@ async def test_a_forged_page_link_is_a_clear_400(
 async def test_a_page_of_5000_secrets_is_one_query(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
+    alice = await signed_in(new_client, issuer, STAFF)
     start = clock.now - timedelta(days=3)
-    rows = bulk_secrets(ALICE, 5000, start, prefix="many", same_time_every=3)
+    rows = bulk_secrets(STAFF, 5000, start, prefix="many", same_time_every=3)
     for chunk in range(0, len(rows), 1000):
         await Secret.insert(*rows[chunk : chunk + 1000])
-    await Secret.insert(*bulk_secrets(CAROL, 500, start, prefix="other"))
+    await Secret.insert(*bulk_secrets(OTHER_STAFF, 500, start, prefix="other"))
 
     with counting_queries() as queries:
         began = time.perf_counter()
@@ -279,10 +264,10 @@ async def test_a_page_of_5000_secrets_is_one_query(
 async def test_trail_is_shown_to_the_creator_only(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    carol = await signed_in(new_client, issuer, CAROL)
-    bob = await signed_in(new_client, issuer, BOB)
-    secret_id, key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    carol = await signed_in(new_client, issuer, OTHER_STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    secret_id, key = await create_secret(alice, recipient_email=CUSTOMER)
     await reveal(carol, secret_id, key)  # refused: wrong person
     await reveal(bob, secret_id, key)
 
@@ -291,8 +276,8 @@ async def test_trail_is_shown_to_the_creator_only(
     text = trail.text[trail.text.index('id="trail"') :]
     assert text.index("Created") < text.index("Attempt refused") < text.index("Opened")
     assert "wrong person" in text
-    assert CAROL in text
-    assert BOB in text
+    assert OTHER_STAFF in text
+    assert CUSTOMER in text
 
     unknown = await carol.get(f"/dashboard/secrets/{'A' * 22}/trail")
     for other in (carol, bob):
@@ -306,17 +291,17 @@ async def test_trail_is_shown_to_the_creator_only(
 async def test_nav_offers_invitations_to_staff_and_audit_to_auditors_only(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    auditor = await signed_in(new_client, issuer, ALICE, groups=["auditors"])
-    staff = await signed_in(new_client, issuer, CAROL)
-    customer = await signed_in(new_client, issuer, BOB, groups=["auditors"])
-    auditor_page = (await auditor.get("/dashboard")).text
+    auditor = await signed_in(new_client, issuer, STAFF, groups=["auditors"])
+    staff = await signed_in(new_client, issuer, OTHER_STAFF)
+    customer = await signed_in(new_client, issuer, CUSTOMER, groups=["auditors"])
+    auditor_page = answered(await auditor.get("/dashboard"), 200).text
     assert 'href="/invitations"' in auditor_page
     assert 'href="/audit"' in auditor_page
-    staff_page = (await staff.get("/")).text
+    staff_page = answered(await staff.get("/"), 200).text
     assert 'href="/dashboard"' in staff_page
     assert 'href="/invitations"' in staff_page
     assert 'href="/audit"' not in staff_page
-    customer_page = (await customer.get("/")).text
+    customer_page = answered(await customer.get("/"), 200).text
     assert 'href="/dashboard"' in customer_page
     assert 'href="/invitations"' not in customer_page
     assert 'href="/audit"' not in customer_page
@@ -325,9 +310,9 @@ async def test_nav_offers_invitations_to_staff_and_audit_to_auditors_only(
 async def test_revoke_confirmation_changes_nothing_and_is_the_creators_only(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    carol = await signed_in(new_client, issuer, CAROL)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    carol = await signed_in(new_client, issuer, OTHER_STAFF)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER)
     question = f"/dashboard/secrets/{secret_id}/revoke"
 
     page = await alice.get(question)  # without scripts: a page of its own
@@ -357,11 +342,11 @@ async def test_revoke_confirmation_changes_nothing_and_is_the_creators_only(
 async def test_private_label_is_the_creators_only(
     new_client: Callable[[], httpx.AsyncClient], issuer: str
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    bob = await signed_in(new_client, issuer, BOB)
+    alice = await signed_in(new_client, issuer, STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
     label = "VPN for ticket 4711"
     await prime_csrf(alice)
-    data = {"content": "s3cret", "recipient_email": BOB, "label": f" {label}\n"}
+    data = {"content": "s3cret", "recipient_email": CUSTOMER, "label": f" {label}\n"}
     created = await alice.post("/secrets", data=data, headers=csrf_headers(alice, False))
     assert created.status_code == 200
     secret_id = ROW_ID.search((await alice.get("/dashboard")).text)

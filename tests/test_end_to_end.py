@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,26 +16,14 @@ import pytest
 
 from app import crypto
 from app.db.tables import AuditEvent, Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.flows import answered, create_secret, csrf_headers, reveal
+from tests.support.people import CUSTOMER, STAFF
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 TEXT = "Wachtwoord: Grüße — 密码 🔑"
 BARE_LINK = re.compile(
     r'value="http://testserver\.local/s/([A-Za-z0-9_-]{22})" data-append-link-key'
 )
 CIPHERTEXT = re.compile(r'data-ciphertext="([A-Za-z0-9_-]*)" data-nonce="([A-Za-z0-9_-]*)"')
-
-
-async def people(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
-) -> httpx.AsyncClient:
-    await sign_in(client, issuer, STAFF)
-    customer = new_client()
-    await sign_in(customer, issuer, CUSTOMER)
-    await prime_csrf(client)
-    await prime_csrf(customer)
-    return customer
 
 
 def browser_sealed(
@@ -117,10 +104,9 @@ async def refusals(secret_id: str, reason: str) -> int:
 
 
 async def test_browser_created_secret_stores_only_ciphertext_and_the_proofs_hash(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient,
 ) -> None:
-    await people(client, new_client, issuer)
-    secret_id, link_key = await create_in_browser(client)
+    secret_id, link_key = await create_in_browser(staff)
     row = await Secret.select().where(Secret.id == secret_id).first()
     assert row is not None
     proof = crypto.derive_keys(link_key).proof
@@ -134,11 +120,10 @@ async def test_browser_created_secret_stores_only_ciphertext_and_the_proofs_hash
 
 
 async def test_browser_reveal_answers_ciphertext_that_only_the_link_key_opens(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, link_key = await create_in_browser(client)
-    page = await customer.get(f"/s/{secret_id}")
+    secret_id, link_key = await create_in_browser(staff)
+    page = answered(await customer.get(f"/s/{secret_id}"), 200)
     assert 'data-format="2"' in page.text
     assert "Encrypted in the sender's browser" in page.text
     answer = await reveal_by_proof(customer, secret_id, proof_for(link_key))
@@ -152,17 +137,12 @@ async def test_browser_reveal_answers_ciphertext_that_only_the_link_key_opens(
 @pytest.mark.parametrize("made_with_js", [True, False])
 @pytest.mark.parametrize("opened_with_js", [True, False])
 async def test_a_secret_made_either_way_opens_either_way(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    made_with_js: bool,
-    opened_with_js: bool,
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient, made_with_js: bool, opened_with_js: bool
 ) -> None:
-    customer = await people(client, new_client, issuer)
     if made_with_js:
-        secret_id, link_key = await create_in_browser(client)
+        secret_id, link_key = await create_in_browser(staff)
     else:
-        secret_id, key_text = await create_secret(client, content=TEXT, recipient_email=CUSTOMER)
+        secret_id, key_text = await create_secret(staff, content=TEXT, recipient_email=CUSTOMER)
         decoded = crypto.decode_key(key_text)
         assert decoded is not None
         link_key = decoded
@@ -179,17 +159,13 @@ async def test_a_secret_made_either_way_opens_either_way(
 
 @pytest.mark.parametrize("opened_with_js", [True, False])
 async def test_passphrase_right_wrong_and_missing(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    opened_with_js: bool,
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient, opened_with_js: bool
 ) -> None:
-    customer = await people(client, new_client, issuer)
     passphrase = "paard ĳs 🐴"
-    response = await client.post(
+    response = await staff.post(
         "/secrets",
         data={"content": TEXT, "recipient_email": CUSTOMER, "passphrase": passphrase},
-        headers=csrf_headers(client),
+        headers=csrf_headers(staff),
     )
     assert response.status_code == 200
     assert "also needs the passphrase" in response.text
@@ -203,7 +179,7 @@ async def test_passphrase_right_wrong_and_missing(
     salt: bytes = row["kdf_salt"]
     salt_text = crypto.b64u_encode(salt)
     assert len(salt) == 16
-    page = await customer.get(f"/s/{secret_id}")
+    page = answered(await customer.get(f"/s/{secret_id}"), 200)
     assert f'data-kdf-salt="{salt_text}"' in page.text
     assert passphrase not in page.text
 
@@ -235,21 +211,19 @@ async def test_passphrase_right_wrong_and_missing(
 
 
 async def test_dashboard_shows_that_a_secret_has_a_passphrase_never_the_passphrase(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient,
 ) -> None:
-    await people(client, new_client, issuer)
-    await create_in_browser(client, passphrase="geheime zin")
-    dashboard = await client.get("/dashboard")
+    await create_in_browser(staff, passphrase="geheime zin")
+    dashboard = await staff.get("/dashboard")
     assert dashboard.status_code == 200
     assert "Protected by a passphrase." in dashboard.text
     assert "geheime zin" not in dashboard.text
 
 
 async def test_a_wrong_proof_spends_nothing_and_is_audited(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, link_key = await create_in_browser(client)
+    secret_id, link_key = await create_in_browser(staff)
     wrong = await reveal_by_proof(customer, secret_id, proof_for(crypto.new_key()))
     assert wrong.status_code == 400
     assert 'id="reveal"' in wrong.text  # the form again
@@ -266,13 +240,9 @@ async def test_a_wrong_proof_spends_nothing_and_is_audited(
     "proof", ["", "A" * 42, "A" * 44, "A" * 42 + "=", "+" * 43, "é" * 43, "A" * 4000]
 )
 async def test_malformed_proofs_are_refused_with_the_form_and_spend_nothing(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    proof: str,
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient, proof: str
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, _link_key = await create_in_browser(client)
+    secret_id, _link_key = await create_in_browser(staff)
     answer = await reveal_by_proof(customer, secret_id, proof)
     assert answer.status_code == 400
     assert 'id="reveal"' in answer.text
@@ -282,14 +252,9 @@ async def test_malformed_proofs_are_refused_with_the_form_and_spend_nothing(
 @pytest.mark.parametrize("part", ["ciphertext", "nonce", "nonce_length", "version"])
 @pytest.mark.parametrize("opened_with_js", [True, False])
 async def test_tampered_data_cannot_be_opened_and_nothing_is_spent(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    part: str,
-    opened_with_js: bool,
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient, part: str, opened_with_js: bool
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, link_key = await create_in_browser(client)
+    secret_id, link_key = await create_in_browser(staff)
     row = await Secret.select(Secret.nonce, Secret.ciphertext).where(Secret.id == secret_id).first()
     assert row is not None
     changed: dict[Any, Any]
@@ -356,12 +321,11 @@ def _bad_create_fields(case: str) -> dict[str, str]:
     ],
 )
 async def test_bad_encrypted_input_is_refused_with_the_form_and_nothing_is_stored(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str, case: str
+    staff: httpx.AsyncClient, case: str
 ) -> None:
-    await people(client, new_client, issuer)
     data = {"recipient_email": CUSTOMER, "expires_in": "3600", **_bad_create_fields(case)}
     for htmx in (True, False):
-        response = await client.post("/secrets", data=data, headers=csrf_headers(client, htmx))
+        response = await staff.post("/secrets", data=data, headers=csrf_headers(staff, htmx))
         assert response.status_code == 400, response.text
         assert 'id="create"' in response.text
         assert 'id="content-error"' in response.text
@@ -370,10 +334,9 @@ async def test_bad_encrypted_input_is_refused_with_the_form_and_nothing_is_store
 
 
 async def test_without_javascript_the_server_seals_in_format_2_and_says_so(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, key_text = await create_secret(client, content=TEXT, recipient_email=CUSTOMER)
+    secret_id, key_text = await create_secret(staff, content=TEXT, recipient_email=CUSTOMER)
     row = await Secret.select().where(Secret.id == secret_id).first()
     assert row is not None
     assert (row["format_version"], row["encrypted_by"]) == (2, "server")
@@ -385,9 +348,8 @@ async def test_without_javascript_the_server_seals_in_format_2_and_says_so(
 
 
 async def test_format_1_rows_made_before_keep_opening_with_their_key(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await people(client, new_client, issuer)
     # A row as the previous version stored it: XChaCha20-Poly1305, id as associated data.
     secret_id, key = crypto.new_id(), crypto.new_key()
     sealed = crypto.seal(TEXT.encode(), key, secret_id.encode())
@@ -415,10 +377,9 @@ async def test_format_1_rows_made_before_keep_opening_with_their_key(
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_fifty_concurrent_right_proofs_on_a_one_view_secret_open_it_once(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await people(client, new_client, issuer)
-    secret_id, link_key = await create_in_browser(client)
+    secret_id, link_key = await create_in_browser(staff)
     proof = proof_for(link_key)
     answers = await asyncio.gather(
         *(reveal_by_proof(customer, secret_id, proof) for _ in range(50))

@@ -8,19 +8,16 @@ from collections.abc import Callable
 import httpx
 
 from app.db.tables import AuditEvent, Invitation, Secret
-from tests.support import FrozenClock, create_secret, csrf_headers
-from tests.test_dashboard import revoke, signed_in
-from tests.test_invitations import invite
-
-ALICE = "alice@prowise.com"
-BOB = "bob@example.com"
+from tests.support.apps import FrozenClock
+from tests.support.flows import create_secret, csrf_headers, invite, revoke, signed_in
+from tests.support.people import CUSTOMER, STAFF
 
 
 async def test_an_expired_unswept_secret_is_expired_to_its_creator_and_cannot_be_revoked(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
-    secret_id, _key = await create_secret(alice, recipient_email=BOB, expires_in="3600")
+    alice = await signed_in(new_client, issuer, STAFF)
+    secret_id, _key = await create_secret(alice, recipient_email=CUSTOMER, expires_in="3600")
     clock.advance(hours=2)  # expired; no sweep has run
 
     for path in (f"/s/{secret_id}", "/dashboard", f"/dashboard/secrets/{secret_id}/trail"):
@@ -45,7 +42,7 @@ async def test_an_expired_unswept_secret_is_expired_to_its_creator_and_cannot_be
 async def test_an_expired_unswept_invitation_cannot_be_revoked(
     new_client: Callable[[], httpx.AsyncClient], issuer: str, clock: FrozenClock
 ) -> None:
-    alice = await signed_in(new_client, issuer, ALICE)
+    alice = await signed_in(new_client, issuer, STAFF)
     await invite(alice, label="short", expires_in="3600")
     [row] = await Invitation.select(Invitation.id)
     clock.advance(hours=2)

@@ -23,12 +23,11 @@ from app.db.engine import bind_engine
 from app.db.tables import AuditEvent, Secret
 from app.settings import Settings
 from app.worker import WorkerSettings, sweep_job
-from tests.apps import browser, own_redis, serving
-from tests.conftest import PG_ADMIN_URL
-from tests.support import FrozenClock, create_secret, csrf_headers, reveal, sign_in
+from tests.support.apps import FrozenClock, client_of, serving
+from tests.support.flows import answered, create_secret, csrf_headers, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
+from tests.support.services import PG_ADMIN_URL, own_redis
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 WRONG_KEY = "A" * 43
 
 
@@ -72,8 +71,8 @@ async def test_redis_outage_keeps_sharing_working_and_the_app_returns_to_redis(
         settings = make_settings(database_url, redis_url=server.url, rate_reveal_per_secret="3")
         async with (
             serving(settings, clock) as app,
-            browser(app) as staff,
-            browser(app) as customer,
+            client_of(app) as staff,
+            client_of(app) as customer,
         ):
             await sign_in(staff, issuer, STAFF)
             await sign_in(customer, issuer, CUSTOMER)
@@ -102,7 +101,7 @@ async def test_redis_outage_keeps_sharing_working_and_the_app_returns_to_redis(
             server.start()  # same port, empty: this Redis keeps nothing on disk
             with recording() as logs:
                 # Sessions lived in Redis, which lost them: Redis is the authority, so sign in again.
-                home = await staff.get("/")
+                home = answered(await staff.get("/"), 200)
                 assert STAFF not in home.text
                 await sign_in(staff, issuer, STAFF)
                 assert (await staff.get("/")).status_code == 200
@@ -153,8 +152,8 @@ async def test_database_outage_gives_a_clear_503_and_the_app_recovers_without_re
     database = postgres_url.rsplit("/", 1)[1]
     async with (
         serving(settings, clock) as app,
-        browser(app) as staff,
-        browser(app) as customer,
+        client_of(app) as staff,
+        client_of(app) as customer,
     ):
         await sign_in(staff, issuer, STAFF)
         await sign_in(customer, issuer, CUSTOMER)
@@ -217,14 +216,14 @@ async def test_sign_out_on_one_process_ends_the_session_on_every_process(
     async with (
         serving(settings, clock) as first,
         serving(settings, clock) as second,
-        browser(first) as on_first,
-        browser(second) as on_second,
+        client_of(first) as on_first,
+        client_of(second) as on_second,
     ):
         await sign_in(on_first, issuer, STAFF)
         for name, value in on_first.cookies.items():
             on_second.cookies.set(name, value)
         assert STAFF in (await on_second.get("/")).text  # now also in the second's memory
         await on_first.post("/auth/logout", headers=csrf_headers(on_first))
-        assert STAFF not in (await on_first.get("/")).text
+        assert STAFF not in answered(await on_first.get("/"), 200).text
         # The second process still holds a copy, but Redis says the session is gone.
-        assert STAFF not in (await on_second.get("/")).text
+        assert STAFF not in answered(await on_second.get("/"), 200).text

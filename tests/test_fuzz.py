@@ -20,8 +20,8 @@ from litestar import Litestar
 
 from app.db.tables import Invitation, Secret
 from app.settings import Settings
-from tests.apps import browser, serving
-from tests.support import CSRF_COOKIE, create_secret, prime_csrf, sign_in
+from tests.support.apps import client_of, serving
+from tests.support.flows import CSRF_COOKIE, create_secret, prime_csrf, sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -97,7 +97,7 @@ async def world(
         rate_guest_per_client="100000",
     )
     async with serving(settings) as app:
-        staff, customer, anonymous = browser(app), browser(app), browser(app)
+        staff, customer, anonymous = client_of(app), client_of(app), client_of(app)
         await sign_in(staff, issuer, "alice@prowise.com")
         await sign_in(customer, issuer, "bob@example.com")
         secret_id, _key = await create_secret(staff, recipient_email="bob@example.com")

@@ -10,10 +10,8 @@ import httpx
 import pytest
 
 from app.db.tables import Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, reveal, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
+from tests.support.flows import create_secret, csrf_headers, prime_csrf, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
 PAYLOADS = [
     "<script>alert(1)</script>",

@@ -19,15 +19,9 @@ import pytest
 
 from app.settings import Settings
 from app.web.accesslog import AccessLogMiddleware, redact_path, route_literals
-from tests.apps import browser, serving
-from tests.support import (
-    CSRF_COOKIE,
-    LINK,
-    csrf_headers,
-    prime_csrf,
-    reveal,
-    set_identity,
-)
+from tests.support.apps import client_of, serving
+from tests.support.flows import CSRF_COOKIE, LINK, csrf_headers, prime_csrf, reveal, set_identity
+from tests.support.services import http_client
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 PROVIDER_LOGGERS = ("werkzeug", "oidc_provider_mock")
@@ -69,7 +63,7 @@ async def sign_in_noting_secrets(
     await set_identity(issuer, email, {"email": email, "email_verified": True, "name": "N"})
     start = await client.get("/auth/login", params={"next": "/"})
     assert start.status_code == 302
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(start.headers["location"], data={"sub": email})
     callback = urlsplit(approved.headers["location"])
     query = parse_qs(callback.query)
@@ -88,7 +82,7 @@ async def test_a_full_flow_logs_no_secret_key_token_cookie_or_link(
         captured_cm = capturing()
         captured = captured_cm.__enter__()
         served = AccessLogMiddleware(app)
-        async with browser(served) as staff, browser(served) as customer:
+        async with client_of(served) as staff, client_of(served) as customer:
             await sign_in_noting_secrets(staff, issuer, "alice@prowise.com", noted)
             await sign_in_noting_secrets(customer, issuer, "bob@example.com", noted)
             await prime_csrf(staff)

@@ -24,19 +24,18 @@ from app.auth.oidc import OidcClient, SignInError, basic_credentials
 from app.dev_identity import run_identity_provider
 from app.settings import Settings
 from app.web.sessions import SessionManager
-from tests.apps import browser, free_port, serving
-from tests.conftest import BASE_URL
-from tests.providers import (
+from tests.support.apps import BASE_URL, client_of, serving
+from tests.support.flows import csrf_headers, prime_csrf, set_identity, sign_in
+from tests.support.people import CUSTOMER, STAFF
+from tests.support.providers import (
     CLIENT_ID,
     CLIENT_SECRET,
     DjangoIdp,
     log_in_at_django,
     sign_in_at_django,
 )
-from tests.support import csrf_headers, prime_csrf, set_identity, sign_in
+from tests.support.services import free_port, http_client
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 GROUPS_SCOPE = "openid email profile groups"
 
 MakeSettings = Callable[..., Settings]
@@ -93,7 +92,7 @@ async def test_email_verified_claim_is_read_as_the_provider_means_it_mock(
 ) -> None:
     async with (
         app_with(make_settings, sqlite_url, oidc_trust_email=trust) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await set_identity(issuer, STAFF, _verified_claims(flag))
         done = await _mock_sign_in(client, issuer, STAFF)
@@ -113,7 +112,7 @@ async def test_email_verified_claim_is_read_as_the_provider_means_it_django(
 ) -> None:
     django_idp.configure(BASE_URL, {"alice": _verified_claims(flag)})
     env = django_idp.settings_env(oidc_trust_email=trust)
-    async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+    async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
         done = await sign_in_at_django(client, "alice")
         assert done.status_code == 303
         role = "staff" if expected else "customer"
@@ -124,7 +123,7 @@ async def _mock_sign_in(client: httpx.AsyncClient, issuer: str, sub: str) -> htt
     """sign_in() without overwriting the claims the test set."""
     start = await client.get("/auth/login", params={"next": "/"}, follow_redirects=False)
     assert start.status_code == 302, start.text
-    async with httpx.AsyncClient() as idp:
+    async with http_client() as idp:
         approved = await idp.post(start.headers["location"], data={"sub": sub})
     callback = urlsplit(approved.headers["location"])
     return await client.get(f"{callback.path}?{callback.query}", follow_redirects=False)
@@ -143,13 +142,13 @@ async def test_groups_arrive_when_the_groups_scope_is_requested(
     )
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in_at_django(client, "alice")
         # Without the scope the provider releases no groups (the usual provider default).
         assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": []}
     env = django_idp.settings_env(oidc_scopes=GROUPS_SCOPE)
-    async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+    async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
         start = await client.get("/auth/login", follow_redirects=False)
         assert parse_qs(urlsplit(start.headers["location"]).query)["scope"] == [GROUPS_SCOPE]
         await sign_in_at_django(client, "alice")
@@ -168,7 +167,7 @@ async def test_groups_only_in_the_id_token_are_used(
     )
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in_at_django(client, "alice")
         assert await who(app, client) == {
@@ -187,7 +186,7 @@ async def test_group_aliases_map_provider_values_to_group_keys(
     )
     async with (
         app_with(make_settings, sqlite_url, group_aliases=aliases) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in(
             client, issuer, STAFF, groups=["/Service", "0F3A9C1E-entra-object-id", "/Other"]
@@ -199,7 +198,7 @@ async def test_group_aliases_map_provider_values_to_group_keys(
         }
     async with (
         app_with(make_settings, sqlite_url, group_aliases=aliases) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         # the staff group by its provider name makes staff outside the staff domain too
         contractor = "kim@partner.example"
@@ -226,7 +225,7 @@ async def test_sign_in_works_without_a_userinfo_endpoint(
         claims_in_id_token=True,
     )
     env = django_idp.settings_env(oidc_scopes=GROUPS_SCOPE)
-    async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+    async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
         done = await sign_in_at_django(client, "alice")
         assert done.status_code == 303
         assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": ["service"]}
@@ -240,7 +239,7 @@ async def test_hs256_id_tokens_are_verified_with_the_client_secret(
     django_idp.configure(BASE_URL, {"alice": claims(STAFF, email_verified=True)}, jwt_alg="HS256")
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         assert (await sign_in_at_django(client, "alice")).status_code == 303
         assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": []}
@@ -303,11 +302,11 @@ async def test_a_rotated_signing_key_is_fetched_and_trusted(
     people = {"alice": claims(STAFF, email_verified=True)}
     first = django_idp.configure(BASE_URL, people)
     async with app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app:
-        async with browser(app) as client:
+        async with client_of(app) as client:
             assert (await sign_in_at_django(client, "alice")).status_code == 303
         rotated = django_idp.configure(BASE_URL, people, rotate_keys=True)
         assert rotated["key"] != first["key"]
-        async with browser(app) as client:
+        async with client_of(app) as client:
             assert (await sign_in_at_django(client, "alice")).status_code == 303
             assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": []}
 
@@ -329,7 +328,7 @@ async def test_client_secret_basic_with_special_characters_reaches_the_provider_
     secret = "s3cr:t+with/slash%and space-0123456789"
     django_idp.configure(BASE_URL, {"alice": claims(STAFF, email_verified=True)}, secret=secret)
     env = django_idp.settings_env(oidc_client_secret=secret)
-    async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+    async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
         assert (await sign_in_at_django(client, "alice")).status_code == 303
         assert django_idp.last_token_auth() == "client_secret_basic"
         assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": []}
@@ -343,13 +342,13 @@ async def test_client_secret_post_is_used_when_configured(
 ) -> None:
     django_idp.configure(BASE_URL, {"alice": claims(STAFF, email_verified=True)})
     env = django_idp.settings_env(oidc_token_auth="client_secret_post")
-    async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+    async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
         assert (await sign_in_at_django(client, "alice")).status_code == 303
         assert django_idp.last_token_auth() == "client_secret_post"
         assert await who(app, client) == {"role": "staff", "email": STAFF, "groups": []}
     async with (
         app_with(make_settings, sqlite_url, oidc_token_auth="client_secret_post") as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in(client, issuer, CUSTOMER)
         assert await who(app, client) == {"role": "customer", "email": CUSTOMER, "groups": []}
@@ -370,7 +369,10 @@ async def test_provider_down_at_discovery_is_a_503(
     make_settings: MakeSettings, sqlite_url: str
 ) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    async with app_with(make_settings, sqlite_url, oidc_issuer=dead) as app, browser(app) as client:
+    async with (
+        app_with(make_settings, sqlite_url, oidc_issuer=dead) as app,
+        client_of(app) as client,
+    ):
         answer = await client.get("/auth/login", headers={"accept-language": "de"})
         assert_unreachable_page(answer, "de")
 
@@ -385,9 +387,9 @@ async def test_provider_down_at_any_step_is_a_503_django(
     people = {"alice": claims(STAFF, email_verified=True)}
     django_idp.configure(BASE_URL, people)
     async with app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app:
-        async with browser(app) as client:
+        async with client_of(app) as client:
             await sign_in_at_django(client, "alice")  # discovery (and keys) now cached
-        async with browser(app) as client:
+        async with client_of(app) as client:
             if step == "authorize":
                 django_idp.configure(BASE_URL, people, down=True)
                 assert_unreachable_page(await client.get("/auth/login"))
@@ -395,7 +397,7 @@ async def test_provider_down_at_any_step_is_a_503_django(
             start = await client.get("/auth/login", follow_redirects=False)
             # New keys the app has not seen, so the ID token makes it go back for them.
             django_idp.configure(BASE_URL, people, rotate_keys=step == "/jwks")
-            async with httpx.AsyncClient(timeout=30) as idp:
+            async with http_client(timeout=30) as idp:
                 callback = await log_in_at_django(start.headers["location"], "alice", idp)
             django_idp.configure(BASE_URL, people, down_paths=[step])
             parts = urlsplit(callback)
@@ -411,7 +413,7 @@ async def test_an_authorization_endpoint_on_a_dead_host_is_a_503(
     django_idp.configure(BASE_URL, {"alice": claims(STAFF, email_verified=True)}, authorize_at=dead)
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         assert_unreachable_page(await client.get("/auth/login"))
 
@@ -423,7 +425,7 @@ async def test_sign_out_with_the_provider_down_stays_here_and_asks_for_a_passwor
     django_idp.configure(BASE_URL, people)
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in_at_django(client, "alice")
         await prime_csrf(client)
@@ -447,10 +449,10 @@ async def test_provider_gone_at_the_token_exchange_is_a_503(
     with ExitStack() as provider:
         own_issuer = provider.enter_context(run_identity_provider(port=0))
         env = {"oidc_issuer": own_issuer}
-        async with app_with(make_settings, sqlite_url, **env) as app, browser(app) as client:
+        async with app_with(make_settings, sqlite_url, **env) as app, client_of(app) as client:
             await set_identity(own_issuer, STAFF, claims(STAFF, email_verified=True))
             start = await client.get("/auth/login", follow_redirects=False)
-            async with httpx.AsyncClient() as idp:
+            async with http_client() as idp:
                 approved = await idp.post(start.headers["location"], data={"sub": STAFF})
             callback = urlsplit(approved.headers["location"])
             provider.close()  # the provider stops listening
@@ -474,7 +476,7 @@ async def test_csp_lets_sign_out_reach_an_end_session_endpoint_on_another_origin
     )
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
+        client_of(app) as client,
     ):
         await sign_in_at_django(client, "alice")
         home = await client.get("/")
@@ -503,11 +505,12 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
     )
     async with (
         app_with(make_settings, sqlite_url, **django_idp.settings_env()) as app,
-        browser(app) as client,
-        httpx.AsyncClient(timeout=30) as idp,
+        client_of(app) as client,
+        http_client(timeout=30) as idp,
     ):
         await sign_in_at_django(client, "alice", idp)
         again = await client.get("/auth/login", follow_redirects=False)
+        assert again.status_code == 302
         assert "prompt" not in parse_qs(urlsplit(again.headers["location"]).query)
         await prime_csrf(client)
         out = await client.post(
@@ -529,6 +532,7 @@ async def test_without_end_session_the_next_sign_in_asks_for_the_password_again(
             await client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
         ).status_code == 303
         normal = await client.get("/auth/login", follow_redirects=False)
+        assert normal.status_code == 302
         assert "prompt" not in parse_qs(urlsplit(normal.headers["location"]).query)
 
 

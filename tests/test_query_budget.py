@@ -13,10 +13,8 @@ from piccolo.engine.postgres import PostgresEngine
 
 from app import crypto
 from app.db.tables import AuditEvent, Secret
-from tests.support import create_secret, csrf_headers, prime_csrf, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
+from tests.support.flows import create_secret, csrf_headers, prime_csrf, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
 
 @pytest.fixture

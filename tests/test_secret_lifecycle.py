@@ -8,27 +8,16 @@ from typing import Any
 import httpx
 
 from app.db.tables import AuditEvent, Secret
-from tests.support import FrozenClock, create_secret, reveal, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-
-
-async def staff_and_customer(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
-) -> httpx.AsyncClient:
-    await sign_in(client, issuer, STAFF)
-    customer = new_client()
-    await sign_in(customer, issuer, CUSTOMER)
-    return customer
+from tests.support.apps import FrozenClock
+from tests.support.flows import answered, create_secret, reveal, sign_in
+from tests.support.people import CUSTOMER, STAFF
 
 
 async def test_recipient_reveals_once_then_the_link_is_dead(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
     secret_id, key = await create_secret(
-        client, content="pa$$word\nline two", recipient_email=CUSTOMER
+        staff, content="pa$$word\nline two", recipient_email=CUSTOMER
     )
 
     page = await customer.get(f"/s/{secret_id}")
@@ -48,10 +37,9 @@ async def test_recipient_reveals_once_then_the_link_is_dead(
 
 
 async def test_full_page_reveal_without_javascript(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
     # Without JS the recipient pastes the whole link into the key field.
     revealed = await reveal(customer, secret_id, f"http://testserver.local/s/{secret_id}#{key}")
     assert revealed.status_code == 200
@@ -69,10 +57,11 @@ async def test_htmx_create_returns_the_link_fragment(
 
 
 async def test_opening_the_link_page_changes_nothing(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient,
+    customer: httpx.AsyncClient,
+    new_client: Callable[[], httpx.AsyncClient],
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
     bot = new_client()
     for browser in (bot, customer):
         for _ in range(3):
@@ -84,19 +73,17 @@ async def test_opening_the_link_page_changes_nothing(
 
 
 async def test_views_run_out_after_the_allowed_number(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER, max_views="3")
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER, max_views="3")
     statuses = [(await reveal(customer, secret_id, key)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 404]
 
 
 async def test_content_is_deleted_with_the_last_view(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
     await reveal(customer, secret_id, key)
     row = await Secret.select().where(Secret.id == secret_id).first()
     assert row is not None
@@ -126,13 +113,9 @@ async def test_secret_is_not_stored_in_plaintext_and_the_key_nowhere(
 
 
 async def test_expiry_is_enforced_at_read_time_without_the_sweeper(
-    client: httpx.AsyncClient,
-    new_client: Callable[[], httpx.AsyncClient],
-    issuer: str,
-    clock: FrozenClock,
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient, clock: FrozenClock
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER, expires_in="3600")
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER, expires_in="3600")
     clock.advance(minutes=61)
     page = await customer.get(f"/s/{secret_id}")
     assert page.status_code == 404
@@ -142,13 +125,12 @@ async def test_expiry_is_enforced_at_read_time_without_the_sweeper(
 
 
 async def test_creator_revokes_and_the_link_answers_like_any_dead_link(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
-    revoke = await client.post(
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
+    revoke = await staff.post(
         f"/s/{secret_id}/revoke",
-        headers={"x-csrftoken": client.cookies.get("safe_share_csrf") or ""},
+        headers={"x-csrftoken": staff.cookies.get("safe_share_csrf") or ""},
     )
     assert revoke.status_code == 200
     assert "Revoked" in revoke.text
@@ -158,10 +140,9 @@ async def test_creator_revokes_and_the_link_answers_like_any_dead_link(
 
 
 async def test_another_user_cannot_revoke(
-    client: httpx.AsyncClient, new_client: Callable[[], httpx.AsyncClient], issuer: str
+    staff: httpx.AsyncClient, customer: httpx.AsyncClient
 ) -> None:
-    customer = await staff_and_customer(client, new_client, issuer)
-    secret_id, key = await create_secret(client, recipient_email=CUSTOMER)
+    secret_id, key = await create_secret(staff, recipient_email=CUSTOMER)
     await customer.get("/")
     refused = await customer.post(
         f"/s/{secret_id}/revoke",
@@ -175,7 +156,7 @@ async def test_pages_are_never_cached_and_carry_security_headers(
     client: httpx.AsyncClient, issuer: str
 ) -> None:
     await sign_in(client, issuer, STAFF)
-    page = await client.get("/")
+    page = answered(await client.get("/"), 200)
     assert page.headers["cache-control"] == "no-store"
     csp = page.headers["content-security-policy"]
     assert "default-src 'self'" in csp

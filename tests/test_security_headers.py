@@ -13,7 +13,8 @@ from litestar import Litestar, get
 
 from app.settings import Settings
 from app.web.app import create_app
-from tests.support import FrozenClock, csrf_headers, prime_csrf, sign_in
+from tests.support.apps import FrozenClock, client_of
+from tests.support.flows import csrf_headers, prime_csrf, sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -80,10 +81,8 @@ async def _serve(settings: Settings, base_url: str) -> AsyncIterator[httpx.Async
     app: Litestar = create_app(settings, clock=FrozenClock())
     app.register(boom)
     app.register(db_down)
-    async with LifespanManager(cast(Any, app)):
-        transport = httpx.ASGITransport(app=cast(Any, app))
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as browser:
-            yield browser
+    async with LifespanManager(cast(Any, app)), client_of(app, base_url) as browser:
+        yield browser
 
 
 async def test_every_response_has_security_headers_in_development(

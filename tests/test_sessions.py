@@ -13,10 +13,9 @@ from redis.asyncio import Redis
 from app.settings import Settings
 from app.web.app import create_app
 from app.web.sessions import _key
-from tests.conftest import BASE_URL
-from tests.support import FrozenClock, sign_in
-
-STAFF = "alice@prowise.com"
+from tests.support.apps import FrozenClock, client_of
+from tests.support.flows import answered, sign_in
+from tests.support.people import STAFF
 
 
 @pytest.fixture
@@ -35,12 +34,8 @@ async def two_processes(
     async with (
         LifespanManager(cast(Any, first)),
         LifespanManager(cast(Any, second)),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=cast(Any, first)), base_url=BASE_URL
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=cast(Any, second)), base_url=BASE_URL
-        ) as b,
+        client_of(first) as a,
+        client_of(second) as b,
     ):
         yield a, b
 
@@ -71,7 +66,7 @@ async def test_idle_sessions_expire_in_redis_and_use_renews_them(
         assert 590 <= await redis.ttl(stored) <= 600
         assert session_id not in repr(keys)  # only a hash of the id is stored
         await redis.delete(stored)  # what the idle expiry does
-        assert STAFF not in (await first.get("/")).text
+        assert STAFF not in answered(await first.get("/"), 200).text
     finally:
         await redis.aclose()
 
@@ -83,4 +78,4 @@ async def test_sessions_end_after_the_absolute_lifetime(
     clock.advance(seconds=settings.session_absolute_seconds - 60)
     assert STAFF in (await client.get("/")).text
     clock.advance(seconds=120)
-    assert STAFF not in (await client.get("/")).text
+    assert STAFF not in answered(await client.get("/"), 200).text

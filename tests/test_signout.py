@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from app.settings import Settings
-from tests.apps import browser, own_redis, serving
-from tests.support import FrozenClock, csrf_headers, sign_in
+from tests.support.apps import FrozenClock, client_of, serving
+from tests.support.flows import csrf_headers, sign_in
+from tests.support.people import STAFF
+from tests.support.services import own_redis
 
-STAFF = "alice@prowise.com"
 HTTPS_BASE = "https://testserver.local"
 
 
@@ -25,7 +26,7 @@ async def test_clearing_host_cookies_carries_secure_and_path(
     make_settings: Callable[..., Settings], database_url: str, issuer: str, clock: FrozenClock
 ) -> None:
     settings = make_settings(database_url, base_url=HTTPS_BASE)
-    async with serving(settings, clock) as app, browser(app, HTTPS_BASE) as staff:
+    async with serving(settings, clock) as app, client_of(app, HTTPS_BASE) as staff:
         signed = await sign_in(staff, issuer, STAFF)
         assert signed.status_code == 303
         cleared_state = set_cookies(signed.headers.get_list("set-cookie"), "safe_share_login")
@@ -53,7 +54,11 @@ async def test_sign_out_during_a_redis_outage_is_refused_not_undone(
 ) -> None:
     with own_redis() as server:
         settings = make_settings(database_url, redis_url=server.url)
-        async with serving(settings, clock) as app, browser(app) as staff, browser(app) as thief:
+        async with (
+            serving(settings, clock) as app,
+            client_of(app) as staff,
+            client_of(app) as thief,
+        ):
             await sign_in(staff, issuer, STAFF)
             cookie = staff.cookies.get("safe_share_session") or ""
             thief.cookies.set("safe_share_session", cookie)  # a copy of the cookie

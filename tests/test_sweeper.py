@@ -17,7 +17,6 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from piccolo.engine.base import Engine
 
-from app.auth.identity import Role, User
 from app.auth.rules import Recipient
 from app.db.tables import AuditEvent, Invitation, Secret
 from app.services import secrets
@@ -25,8 +24,8 @@ from app.services.audit import ClientInfo
 from app.services.sweeper import sweep
 from app.settings import PROJECT_ROOT, load_settings
 from app.worker import WorkerSettings, sweep_job
+from tests.support.people import STAFF_USER
 
-STAFF = User("s", "alice@prowise.com", "Alice", Role.STAFF, frozenset(), None, None)
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
@@ -36,7 +35,7 @@ async def _make(now: datetime, hours: float, n: int = 1) -> list[str]:
         created = await secrets.create_secret(
             content="x",
             recipient=Recipient(email="bob@example.com"),
-            creator=STAFF,
+            creator=STAFF_USER,
             expires_in=timedelta(hours=hours),
             max_views=1,
             now=now,

@@ -11,20 +11,11 @@ import httpx
 import pytest
 
 from app.db.engine import create_engine, start, stop
-from app.db.tables import TABLES, AuditEvent, Secret
-from tests.apps import AppProcess, free_port, own_redis
-from tests.support import CSRF_COOKIE, create_secret, sign_in
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-
-
-async def empty_tables(database_url: str) -> None:
-    engine = create_engine(database_url)
-    await start(engine)
-    for table in TABLES:
-        await table.delete(force=True)
-    await stop(engine)
+from app.db.tables import AuditEvent, Secret
+from tests.support.apps import empty_database
+from tests.support.flows import CSRF_COOKIE, create_secret, sign_in
+from tests.support.people import CUSTOMER, STAFF
+from tests.support.services import AppProcess, free_port, http_client, own_redis
 
 
 async def reveal_at(client: httpx.AsyncClient, url: str, key: str) -> httpx.Response:
@@ -37,7 +28,7 @@ async def reveal_at(client: httpx.AsyncClient, url: str, key: str) -> httpx.Resp
 async def test_two_processes_share_sessions_and_reveal_a_one_view_secret_once(
     postgres_url: str, issuer: str, tmp_path: Path
 ) -> None:
-    await empty_tables(postgres_url)
+    await empty_database(postgres_url)
     with own_redis() as redis_server:
         first_port = free_port()
         env = {
@@ -54,20 +45,20 @@ async def test_two_processes_share_sessions_and_reveal_a_one_view_secret_once(
         second = AppProcess(env, tmp_path / "second.log")
         try:
             async with (
-                httpx.AsyncClient(base_url=first.url) as staff,
-                httpx.AsyncClient(base_url=first.url) as customer_on_first,
+                http_client(base_url=first.url) as staff,
+                http_client(base_url=first.url) as customer_on_first,
             ):
                 # Sessions made on the first process...
                 await sign_in(staff, issuer, STAFF)
                 await sign_in(customer_on_first, issuer, CUSTOMER)
                 await customer_on_first.get("/")
-                async with httpx.AsyncClient(
+                async with http_client(
                     base_url=second.url, cookies=customer_on_first.cookies
                 ) as customer_on_second:
                     # ...are valid on the second.
                     home = await customer_on_second.get("/")
                     assert CUSTOMER in home.text
-                    staff_on_second = httpx.AsyncClient(base_url=second.url, cookies=staff.cookies)
+                    staff_on_second = http_client(base_url=second.url, cookies=staff.cookies)
                     async with staff_on_second:
                         content = f"raced-{secrets.token_hex(6)}"
                         secret_id, key = await create_secret(

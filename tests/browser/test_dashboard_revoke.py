@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import Shots, audit_actions, secret_id
+from tests.support.browser import NewPerson, Shots, audit_actions, secret_id
+from tests.support.people import CUSTOMER, STAFF
 
 pytestmark = pytest.mark.browser
-
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 
 
 async def test_creator_revokes_a_secret_in_place_from_the_dashboard(

@@ -7,58 +7,35 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Route, expect
+from playwright.async_api import BrowserContext, Route, expect
 
 from app import crypto
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import (
+from tests.support.browser import (
     DESKTOP,
     NO_JAVASCRIPT,
     PHONE,
-    Person,
+    NewPerson,
     Setup,
     Site,
+    encrypted_by,
     secret_id,
     secret_key,
     views_left,
 )
+from tests.support.people import CUSTOMER, STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
 TEXT = "Wachtwoord: Grüße — 密码 🔑 ĳs"
 PASSPHRASE = "paard café 🐴"
 VECTORS = Path(__file__).parents[1] / "vectors" / "v2.json"
 JS_SETUPS = pytest.mark.parametrize(
     "setup", [DESKTOP, PHONE], indirect=True, ids=["desktop", "phone"]
 )
-
-MakePerson = Callable[[Setup, str], Awaitable[Person]]
-
-
-@pytest.fixture
-async def person_with(browser: Browser, site: Site) -> AsyncIterator[MakePerson]:
-    """Somebody signed in with a given setup: for flows that mix JavaScript on and off."""
-    contexts: list[BrowserContext] = []
-
-    async def build(setup: Setup, email: str) -> Person:
-        context = await browser.new_context(**setup.context_options())
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        person = Person(email=email, site=site, setup=setup, context=context)
-        await person.sign_in()
-        return person
-
-    yield build
-    for context in contexts:
-        await context.close()
 
 
 def forms_of(value: str | bytes) -> list[bytes]:
@@ -104,24 +81,6 @@ class Recorder:
         for body in self.responses:
             for form in forms_of(value)[:3]:
                 assert form not in body, form
-
-
-async def db_execute(site: Site, query: str, *args: object) -> str:
-    connection = await asyncpg.connect(site.database_url)
-    try:
-        return str(await connection.execute(query, *args))
-    finally:
-        await connection.close()
-
-
-async def encrypted_by(site: Site, secret: str) -> str:
-    connection = await asyncpg.connect(site.database_url)
-    try:
-        return str(
-            await connection.fetchval("SELECT encrypted_by FROM secret WHERE id = $1", secret)
-        )
-    finally:
-        await connection.close()
 
 
 @pytest.mark.parametrize("setup", [DESKTOP], indirect=True, ids=["desktop"])
@@ -192,18 +151,19 @@ async def test_with_javascript_neither_text_nor_key_nor_passphrase_is_ever_sent(
     recorder.assert_never_answered(TEXT)
 
 
+@pytest.mark.parametrize("setup", [DESKTOP], indirect=True, ids=["desktop"])
 @pytest.mark.parametrize("creator", [DESKTOP, NO_JAVASCRIPT], ids=["made-with-js", "made-nojs"])
 @pytest.mark.parametrize("opener", [DESKTOP, NO_JAVASCRIPT], ids=["opened-with-js", "opened-nojs"])
 async def test_a_secret_made_either_way_opens_either_way_in_the_browser(
-    person_with: MakePerson, site: Site, creator: Setup, opener: Setup
+    new_person: NewPerson, site: Site, creator: Setup, opener: Setup
 ) -> None:
-    alice = await person_with(creator, STAFF)
+    alice = await new_person(STAFF, signed_in=True, setup=creator)
     page = await alice.home()
     link = await alice.create_secret(page, TEXT, recipient_email=CUSTOMER)
     expected = "browser" if creator.javascript else "server"
     assert await encrypted_by(site, secret_id(link)) == expected
 
-    bob = await person_with(opener, CUSTOMER)
+    bob = await new_person(CUSTOMER, signed_in=True, setup=opener)
     page = await bob.open(link)
     await expect(await bob.reveal(page, link)).to_have_text(TEXT)
     assert await views_left(site, secret_id(link)) == 0
@@ -259,11 +219,8 @@ async def test_tampered_data_says_it_cannot_be_opened_in_the_browser(
     versioned = await alice.create_secret(page, TEXT, recipient_email=CUSTOMER)
     page = await alice.home()
     flipped = await alice.create_secret(page, TEXT, recipient_email=CUSTOMER)
-    await db_execute(
-        site, "UPDATE secret SET format_version = 3 WHERE id = $1", secret_id(versioned)
-    )
-    await db_execute(
-        site,
+    await site.query("UPDATE secret SET format_version = 3 WHERE id = $1", secret_id(versioned))
+    await site.query(
         "UPDATE secret SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1)"
         " WHERE id = $1",
         secret_id(flipped),

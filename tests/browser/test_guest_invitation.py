@@ -7,12 +7,11 @@ import secrets
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import Shots
+from tests.support.browser import NewPerson, Shots
+from tests.support.people import STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
 CONTENT = "router admin: Tr0ub4dor&3"
 USED = "This invitation has been used or has expired"
 
@@ -22,12 +21,7 @@ async def test_guest_sends_one_secret_that_only_the_inviter_reveals(
 ) -> None:
     label = f"School IT contractor {secrets.token_hex(3)}"  # the site is shared by set-ups
     alice = await new_person(STAFF, signed_in=True)
-    page = await alice.open(alice.site.base_url + "/invitations")
-    await page.get_by_label("Who is it for? (optional)").fill(label)
-    await alice.press(page.get_by_role("button", name="Create invitation link"))
-    link_field = page.get_by_role("textbox", name="Invitation link")
-    await expect(link_field).to_be_visible()
-    invitation = await link_field.input_value()
+    page, invitation = await alice.invite(label)
     await shots.take(page, "invitation-ready")
 
     # The guest has no account and never signs in.

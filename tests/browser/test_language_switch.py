@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import Shots
+from tests.support.browser import NewPerson, Shots
 
 pytestmark = pytest.mark.browser
 

@@ -9,19 +9,23 @@ import os
 import re
 from pathlib import Path
 
-import asyncpg
 import pytest
 from playwright.async_api import FilePayload, Page, expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import DESKTOP, Person, Setup, Shots, Site, secret_id, views_left
+from tests.support.browser import (
+    DESKTOP,
+    NewPerson,
+    Person,
+    Setup,
+    Shots,
+    Site,
+    secret_id,
+    views_left,
+)
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, SERVICE_STAFF, STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-SERVICE_STAFF = "sam@prowise.com"
-STRANGER = "mallory@example.com"
 NAME = "Contract Müller 2026.pdf"
 # A 2 MB PDF-like file: a header, random (incompressible) bytes, a trailer.
 PDF = b"%PDF-1.7\n" + os.urandom(2_000_000) + b"\n%%EOF\n"
@@ -74,14 +78,8 @@ async def download_file(person: Person, page: Page, link: str) -> tuple[bytes, s
 
 
 async def stored(site: Site, secret: str) -> tuple[int, str | None]:
-    connection = await asyncpg.connect(site.database_url)
-    try:
-        chunks = await connection.fetchval(
-            "SELECT count(*) FROM secret_chunk WHERE secret_id = $1", secret
-        )
-        by = await connection.fetchval("SELECT encrypted_by FROM secret WHERE id = $1", secret)
-    finally:
-        await connection.close()
+    chunks = await site.value("SELECT count(*) FROM secret_chunk WHERE secret_id = $1", secret)
+    by = await site.value("SELECT encrypted_by FROM secret WHERE id = $1", secret)
     return int(chunks), by
 
 
@@ -98,7 +96,7 @@ async def test_staff_shares_a_file_with_a_customer_who_downloads_it_once(
     assert chunks == -(-len(PDF) // 65536)
     assert by == ("browser" if setup.javascript else "server")
 
-    stranger = await new_person(STRANGER, signed_in=True)
+    stranger = await new_person(OTHER_CUSTOMER, signed_in=True)
     refused = await stranger.open(link)
     await expect(
         refused.get_by_role("heading", name="This secret is meant for someone else")
@@ -209,12 +207,7 @@ async def test_guest_sends_a_file_that_the_inviter_downloads(
 ) -> None:
     label = f"Auditor {os.urandom(3).hex()}"  # the site is shared by set-ups
     alice = await new_person(STAFF, signed_in=True)
-    page = await alice.open(alice.site.base_url + "/invitations")
-    await page.get_by_label("Who is it for? (optional)").fill(label)
-    await alice.press(page.get_by_role("button", name="Create invitation link"))
-    link_field = page.get_by_role("textbox", name="Invitation link")
-    await expect(link_field).to_be_visible()
-    invitation = await link_field.input_value()
+    _page, invitation = await alice.invite(label)
 
     guest = await new_person("guest@nowhere.example")
     guest_page = await guest.open(invitation)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import Setup, Shots, secret_id, secret_key
+from tests.support.browser import NewPerson, Setup, Shots, secret_id, secret_key
+from tests.support.people import CUSTOMER, SERVICE_STAFF, STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-SERVICE_STAFF = "sam@prowise.com"
 CONTENT = "wifi: Prowise-Guest / pa$$w0rd-42"
 
 

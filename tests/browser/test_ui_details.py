@@ -6,15 +6,14 @@ import itertools
 import re
 import secrets
 
-import asyncpg
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import NewPerson
-from tests.browser.harness import (
+from tests.support.browser import (
     DESKTOP,
     NO_JAVASCRIPT,
     PHONE,
+    NewPerson,
     Person,
     Setup,
     Shots,
@@ -24,12 +23,10 @@ from tests.browser.harness import (
     set_claims,
     views_left,
 )
+from tests.support.people import CUSTOMER, OTHER_CUSTOMER, STAFF
 
 pytestmark = pytest.mark.browser
 
-STAFF = "alice@prowise.com"
-CUSTOMER = "bob@example.com"
-OTHER_CUSTOMER = "carol@example.net"
 PHONE_NO_JAVASCRIPT = Setup("phone-nojs", PHONE.viewport, javascript=False, phone=True)
 ZONE_NAME = re.compile(r"\b(CET|CEST)\b")  # the contexts browse from Europe/Amsterdam
 
@@ -47,11 +44,7 @@ async def staff_shares(new_person: NewPerson, content: str = "db: s3cr3t") -> tu
 
 async def audit_text(site: Site, secret: str) -> str:
     """Every column of every audit row about this secret, as one text."""
-    connection = await asyncpg.connect(site.database_url)
-    try:
-        rows = await connection.fetch("SELECT * FROM audit_event WHERE secret_id = $1", secret)
-    finally:
-        await connection.close()
+    rows = await site.query("SELECT * FROM audit_event WHERE secret_id = $1", secret)
     assert rows
     return repr([dict(row) for row in rows])
 
@@ -198,10 +191,7 @@ async def test_invitations_cards_are_spaced_and_states_are_not_links(
 ) -> None:
     label = f"Printer vendor {secrets.token_hex(3)}"
     alice = await new_person(STAFF, signed_in=True)
-    page = await alice.open(alice.site.base_url + "/invitations")
-    await page.get_by_label("Who is it for? (optional)").fill(label)
-    await alice.press(page.get_by_role("button", name="Create invitation link"))
-    invitation = await page.get_by_role("textbox", name="Invitation link").input_value()
+    _page, invitation = await alice.invite(label)
     guest = await new_person("guest@nowhere.example")
     guest_page = await guest.open(invitation)
     await guest_page.get_by_label("Secret", exact=True).fill("printer pin 1234")

@@ -1,25 +1,19 @@
 """The second identity provider (django-oidc-provider, `tests/django_idp/`) for the sign-in
-suite: started once per session as a subprocess, reconfigured per case, and driven through its
-real login form over HTTP.
+suite: started once per session as a subprocess (the `django_idp` fixture), reconfigured per
+case, and driven through its real login form over HTTP.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import pytest
 
-from tests.apps import ROOT, free_port, wait_for_port
+from tests.support.services import http_client
 
 CLIENT_ID = "safe-share"
 # Letters and digits only for the common case; the RFC 6749 encoding test picks its own.
@@ -31,8 +25,6 @@ CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 @dataclass
 class DjangoIdp:
     issuer: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
 
     def configure(
         self,
@@ -73,38 +65,6 @@ class DjangoIdp:
         }
 
 
-@pytest.fixture(scope="session")
-def django_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DjangoIdp]:
-    port = free_port()
-    folder = tmp_path_factory.mktemp("django-idp")
-    issuer = f"http://127.0.0.1:{port}"
-    log_path = folder / "idp.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DJANGO_IDP_ISSUER": issuer,
-        "DJANGO_IDP_DB": str(folder / "idp.sqlite"),
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.django_idp", str(port)],
-            cwd=str(ROOT),
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for_port(port, timeout=60)
-            yield DjangoIdp(issuer, process, log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
 async def log_in_at_django(authorize_url: str, username: str, idp: httpx.AsyncClient) -> str:
     """The person at the provider: its login form, then back; returns the callback URL."""
     response = await idp.get(authorize_url)
@@ -137,7 +97,7 @@ async def sign_in_at_django(
     start = await client.get("/auth/login", params={"next": "/"}, follow_redirects=False)
     assert start.status_code == 302, start.text
     if idp is None:
-        async with httpx.AsyncClient(timeout=30) as fresh:
+        async with http_client(timeout=30) as fresh:
             callback = await log_in_at_django(start.headers["location"], username, fresh)
     else:
         callback = await log_in_at_django(start.headers["location"], username, idp)
