@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +46,11 @@ def load_catalogues(languages: Iterable[str]) -> None:
 
 def _translations() -> NullTranslations:
     return _catalogues.get(current_language.get()) or NullTranslations()
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """One language's gettext, for texts translated once (templates compile per language)."""
+    return (_catalogues.get(language) or NullTranslations()).gettext
 
 
 def translate(message: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -52,6 +52,7 @@ from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
+from app.web.templates import make_environment
 from app.web.stores import make_redis, make_store
 
 logger = logging.getLogger("app")
@@ -69,8 +70,6 @@ MAX_BODY_BYTES = 160_000
 
 
 def configure_templates(env: Environment, static_files: StaticFiles, settings: Settings) -> None:
-    # Checking every template file's modification time on each render only helps while editing.
-    env.auto_reload = settings.env == "development"
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n.translate, ngettext=i18n.translate_plural, newstyle=True
@@ -144,11 +143,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         cookie_samesite="lax",
         header_name="x-csrftoken",
     )
-    templates = TemplateConfig(
-        directory=PROJECT_ROOT / "templates",
-        engine=JinjaTemplateEngine,
-        engine_callback=lambda jinja: configure_templates(jinja.engine, static_files, settings),
+    # Checking every template file's modification time on each render only helps while editing.
+    jinja = make_environment(
+        FileSystemLoader(PROJECT_ROOT / "templates"), auto_reload=settings.env == "development"
     )
+    configure_templates(jinja, static_files, settings)
+    templates = TemplateConfig(instance=JinjaTemplateEngine(engine_instance=jinja))
     state: dict[str, Any] = {
         "settings": settings,
         "clock": clock,

@@ -12,8 +12,10 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app import i18n
 from app.i18n import _
 from app.web.clientbody import ClientDisconnected
+from app.web.templates import localised_name
 
 logger = logging.getLogger("app.web")
 
@@ -34,7 +36,7 @@ def render(
     """The fragment for htmx requests (when there is one), else the page that includes it."""
     name = fragment if fragment and is_htmx(request) else page
     return Template(
-        template_name=name, context=context, status_code=status_code, headers=headers or {}
+        template_name=localised_name(i18n.current_language.get(), name), context=context, status_code=status_code, headers=headers or {}
     )
 
 
