@@ -165,6 +165,11 @@ def group_display_name(names: Mapping[str, str]) -> str:
 
 def format_size(size: int) -> str:
     """Bytes in decimal units, as people read them: "2.3 MB" (with the language's decimals)."""
+    return _format_size(size, current_language.get())
+
+
+@functools.lru_cache(maxsize=256)  # the upload limit is on every form
+def _format_size(size: int, language: str) -> str:
     units = ("B", "kB", "MB", "GB")
     value = float(size)
     unit = 0
@@ -172,4 +177,4 @@ def format_size(size: int) -> str:
         value /= 1000
         unit += 1
     pattern = "#,##0" if unit == 0 else "#,##0.#"
-    return f"{format_decimal(value, pattern, locale=current_language.get())} {units[unit]}"
+    return f"{format_decimal(value, pattern, locale=language)} {units[unit]}"

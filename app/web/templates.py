@@ -52,6 +52,15 @@ def fill_in(eval_ctx: EvalContext, pattern: str, **variables: Any) -> str:
     return text % variables
 
 
+def field_error(form: Any, field: str) -> Markup:
+    """A field's error under it, if it has one: on every form, so a function, not an include
+    (an include or a macro import costs more than the rest of the form)."""
+    message = form.errors.get(field)
+    if not message:
+        return Markup("")
+    return Markup('<p class="field-error" id="{}-error">{}</p>').format(field, message)
+
+
 class TranslateConstants(NodeTransformer):
     def __init__(self, translate: Callable[[str], str]) -> None:
         self.translate = translate
@@ -106,5 +115,5 @@ def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvir
     env = LocalisedEnvironment(
         loader=LanguageLoader(loader), autoescape=True, auto_reload=auto_reload
     )
-    env.globals["_fill_in"] = fill_in
+    env.globals.update(_fill_in=fill_in, field_error=field_error)
     return env
