@@ -8,7 +8,6 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,23 +74,30 @@ def security_headers_hook(
     """A before_send hook, so every response gets the headers, errors and 404s included.
 
     `form_targets` says which provider origins sign-out may reach; known after discovery."""
-    built: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    built: dict[tuple[str, ...], list[tuple[bytes, bytes]]] = {}
+    ours = {name.encode() for name, _ in security_headers(settings)}
+    ours |= {b"content-language", b"cache-control"}
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
         targets = form_targets()
-        headers = built.get(targets)
-        if headers is None:
-            headers = built.setdefault(targets, security_headers(settings, targets))
-        mutable = MutableScopeHeaders.from_message(message)
-        for name, value in headers:
-            mutable[name] = value
-        mutable["content-language"] = i18n.current_language.get()
-        if not (scope["path"].startswith("/static/") and mutable.get("cache-control")):
-            # Pages (and errors) may show a secret, a link or who shared what: never cache them.
-            # Only a static file the handler marked cacheable keeps its cache header.
-            mutable["cache-control"] = "no-store"
+        encoded = built.get(targets)
+        if encoded is None:
+            pairs = security_headers(settings, targets)
+            encoded = built.setdefault(targets, [(n.encode(), v.encode()) for n, v in pairs])
+        headers = list(message.get("headers") or ())
+        # Only a static file the handler marked cacheable keeps its cache header. Pages (and
+        # errors) may show a secret, a link or who shared what: never cache them.
+        cache = b"no-store"
+        if scope["path"].startswith("/static/"):
+            cache = next((v for n, v in headers if n.lower() == b"cache-control"), cache)
+        # One pass instead of a search per header: ours replace any the handler set.
+        kept = [(n, v) for n, v in headers if n.lower() not in ours]
+        kept += encoded
+        kept.append((b"content-language", i18n.current_language.get().encode()))
+        kept.append((b"cache-control", cache))
+        message["headers"] = kept
 
     return add_headers
 
