@@ -171,24 +171,43 @@ async def record_once(
 
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
-    """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
-    insert as a CTE), so one round trip instead of four (BEGIN, two INSERTs, COMMIT)."""
-    if not is_postgres(AuditEvent._meta.db):
-        async with write_transaction():
-            await type(row).insert(row)
-            await AuditEvent.insert(audit_row)
-        return
+    """A new row and its audit row, both or neither."""
     await write_with_event(type(row).insert(row), audit_row)
 
 
-async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> None:
-    """A change (insert or update) and its audit row. On PostgreSQL one statement, the change as
-    a CTE; elsewhere two, so call it inside a transaction there."""
+async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> bool:
+    """A change and its audit row, both or neither; returns whether the change touched a row.
+
+    `change` is an insert, or a conditional update with `.returning(...)`: when its condition
+    no longer holds (another request got there first), nothing is written, the audit row
+    included. On PostgreSQL this is one statement (one round trip instead of four: BEGIN, the
+    change, the audit insert, COMMIT): the change as a CTE, the audit row inserted once per row
+    it returned. Elsewhere it is a short transaction of two statements."""
     engine = AuditEvent._meta.db
     if not is_postgres(engine):
-        await change
-        await AuditEvent.insert(audit_row)
-        return
+        async with write_transaction():
+            if not await change:
+                return False
+            await AuditEvent.insert(audit_row)
+        return True
     [write] = change.querystrings
-    [insert_event] = AuditEvent.insert(audit_row).querystrings
-    await engine.run_querystring(QueryString("WITH changed AS ({}) {}", write, insert_event))
+    rows = await engine.run_querystring(
+        QueryString("WITH changed AS ({}) {}", write, _insert_per_changed_row(audit_row))
+    )
+    return bool(rows)
+
+
+_EVENT_COLUMNS = [column for column in AuditEvent._meta.columns if not column._meta.primary_key]
+# Typed placeholders: in INSERT … SELECT, PostgreSQL would otherwise read each value as text.
+_INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as parameters
+    f'INSERT INTO "{AuditEvent._meta.tablename}" ('  # noqa: S608
+    + ", ".join(f'"{column._meta.db_column_name}"' for column in _EVENT_COLUMNS)
+    + ") SELECT "
+    + ", ".join(f"{{}}::{column.column_type.split('(')[0]}" for column in _EVENT_COLUMNS)
+    + " FROM changed RETURNING 1"
+)
+
+
+def _insert_per_changed_row(audit_row: AuditEvent) -> QueryString:
+    values = [getattr(audit_row, column._meta.name) for column in _EVENT_COLUMNS]
+    return QueryString(_INSERT_PER_CHANGED_ROW, *values)

@@ -334,94 +334,26 @@ async def reveal_secret(
     client: ClientInfo,
     opener: Opener,
 ) -> RevealedSecret:
-    """Open a secret for its recipient and count the view, in one locked transaction.
+    """Open a secret for its recipient and count the view.
 
     Link secrets open with the browser's proof (JS) or the pasted key (no JS); a guest's
     secret has no link, and its key is unwrapped with the server's master keys instead.
+
+    Two statements, no lock: read the row and check everything, then count the view with an
+    update that holds only if the count is still the one read (with its audit row). When
+    another reveal counted first, look again: each retry means a view was spent elsewhere,
+    so concurrent reveals never exceed the allowed views, and a refusal spends none.
     """
     if not crypto.plausible_id(secret_id):
         raise SecretUnavailable
-    guest_submission = isinstance(opener, ByMasterKeys)
-    refusal: str | None = None
-    target = ""
-    try:
-        async with write_transaction() as locking:
-            query = Secret.select(
-                Secret.nonce,
-                Secret.ciphertext,
-                Secret.wrapped_key,
-                Secret.format_version,
-                Secret.proof_hash,
-                Secret.encrypted_by,
-                Secret.recipient_email,
-                Secret.recipient_group,
-                Secret.views_left,
-                Secret.invitation_id,
-                Secret.file_size,
-                Secret.file_meta,
-                Secret.file_prefix,
-            ).where(
-                (Secret.id == secret_id)
-                & (Secret.state == SecretState.WAITING.value)
-                & (Secret.expires_at > now)
-                # A link's key never opens a guest's secret, and the other way round.
-                & (
-                    Secret.invitation_id.is_not_null()
-                    if guest_submission
-                    else Secret.invitation_id.is_null()
-                )
-            )
-            row = await (query.lock_rows() if locking else query).first()
-            if row is None or row["ciphertext"] is None:
-                raise SecretUnavailable
-            target = row["recipient_email"] or row["recipient_group"] or ""
-            # The recipient first, then the proof: nobody else learns whether a key is right.
-            if not may_open(
-                viewer, row["recipient_email"], row["recipient_group"], guest_submission
-            ):
-                refusal = "wrong_person"
-                raise NotForYou
-            try:
-                opened = _open(row, secret_id, opener)
-            except WrongKey:
-                refusal = "wrong_key"
-                raise
-            except CannotOpen:
-                refusal = "cannot_open"
-                raise
-            file = _reveal_file(row, secret_id, opener)
-            views_left = row["views_left"] - 1
-            # The view and its audit row in one statement on PostgreSQL (one round trip).
-            revealed = audit.event(
-                AuditAction.SECRET_REVEALED,
-                at=now,
-                actor=viewer.label,
-                client=client,
-                secret_id=secret_id,
-                invitation_id=row["invitation_id"],
-                target=target,
-                reason="guest_secret"
-                if guest_submission
-                else "last_view"
-                if not views_left
-                else "",
-            )
-            await audit.write_with_event(
-                _count_view(secret_id, views_left, viewer, now, file), revealed
-            )
-    except (NotForYou, WrongKey, CannotOpen):
-        # The refusal is recorded after the rollback: no view was spent.
-        await audit.record(
-            AuditAction.SECRET_REFUSED,
-            at=now,
-            actor=viewer.label,
-            outcome="refused",
-            client=client,
-            secret_id=secret_id,
-            target=target,
-            reason=refusal or "",
-        )
-        raise
+    for _attempt in range(MAX_VIEWS + 1):
+        row = await _waiting_row(secret_id, now, isinstance(opener, ByMasterKeys))
+        opened, file, counted = await _open_and_count(row, secret_id, viewer, now, client, opener)
+        if counted:
+            break
+    else:
+        raise SecretUnavailable
+    views_left = row["views_left"] - 1
     encrypted_by = EncryptedBy(row["encrypted_by"])
     if isinstance(opened, crypto.Sealed):
         return RevealedSecret(None, views_left, sealed=opened, encrypted_by=encrypted_by, file=file)
@@ -431,6 +363,98 @@ async def reveal_secret(
         encrypted_by=encrypted_by,
         file=file,
     )
+
+
+_REVEAL_COLUMNS = (
+    Secret.nonce,
+    Secret.ciphertext,
+    Secret.wrapped_key,
+    Secret.format_version,
+    Secret.proof_hash,
+    Secret.encrypted_by,
+    Secret.recipient_email,
+    Secret.recipient_group,
+    Secret.views_left,
+    Secret.invitation_id,
+    Secret.file_size,
+    Secret.file_meta,
+    Secret.file_prefix,
+)
+
+
+async def _waiting_row(secret_id: str, now: datetime, guest_submission: bool) -> dict[str, Any]:
+    row: dict[str, Any] | None = (
+        await Secret.select(*_REVEAL_COLUMNS)
+        .where(
+            (Secret.id == secret_id)
+            & (Secret.state == SecretState.WAITING.value)
+            & (Secret.expires_at > now)
+            # A link's key never opens a guest's secret, and the other way round.
+            & (
+                Secret.invitation_id.is_not_null()
+                if guest_submission
+                else Secret.invitation_id.is_null()
+            )
+        )
+        .first()
+    )
+    if row is None or row["ciphertext"] is None or row["views_left"] < 1:
+        raise SecretUnavailable
+    return row
+
+
+async def _open_and_count(
+    row: dict[str, Any],
+    secret_id: str,
+    viewer: User,
+    now: datetime,
+    client: ClientInfo,
+    opener: Opener,
+) -> tuple[bytes | crypto.Sealed, RevealedFile | None, bool]:
+    """Check the recipient, then the key, then count the view; False if another reveal counted
+    first. A refusal is audited and raised, and spends no view."""
+    guest_submission = isinstance(opener, ByMasterKeys)
+    target = row["recipient_email"] or row["recipient_group"] or ""
+    try:
+        # The recipient first, then the proof: nobody else learns whether a key is right.
+        if not may_open(viewer, row["recipient_email"], row["recipient_group"], guest_submission):
+            raise NotForYou
+        opened = _open(row, secret_id, opener)
+        file = _reveal_file(row, secret_id, opener)
+    except (NotForYou, WrongKey, CannotOpen) as refusal:
+        await audit.record(
+            AuditAction.SECRET_REFUSED,
+            at=now,
+            actor=viewer.label,
+            outcome="refused",
+            client=client,
+            secret_id=secret_id,
+            target=target,
+            reason=_REFUSAL_REASONS[type(refusal)],
+        )
+        raise
+    views_left = row["views_left"] - 1
+    revealed = audit.event(
+        AuditAction.SECRET_REVEALED,
+        at=now,
+        actor=viewer.label,
+        client=client,
+        secret_id=secret_id,
+        invitation_id=row["invitation_id"],
+        target=target,
+        reason="guest_secret" if guest_submission else "last_view" if not views_left else "",
+    )
+    counted = await audit.write_with_event(
+        _count_view(secret_id, row["views_left"], viewer, now, file), revealed
+    )
+    return opened, file, counted
+
+
+_REFUSAL_REASONS: dict[type[Exception], str] = {
+    NotForYou: "wrong_person",
+    WrongKey: "wrong_key",
+    CannotOpen: "cannot_open",
+}
 
 
 def _reveal_file(row: dict[str, Any], secret_id: str, opener: Opener) -> RevealedFile | None:
@@ -509,8 +533,10 @@ def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
 
 
 def _count_view(
-    secret_id: str, views_left: int, viewer: User, now: datetime, file: RevealedFile | None
+    secret_id: str, seen_views: int, viewer: User, now: datetime, file: RevealedFile | None
 ) -> Update[Any]:
+    """One view fewer, if the secret is still waiting with the count that was read."""
+    views_left = seen_views - 1
     values: dict[Any, Any] = {
         Secret.views_left: views_left,
         Secret.opened_at: now,
@@ -535,7 +561,16 @@ def _count_view(
         }
         if file is None:
             values[Secret.wrapped_key] = None
-    return Secret.update(values).where(Secret.id == secret_id)
+    return (
+        Secret.update(values)
+        .where(
+            (Secret.id == secret_id)
+            & (Secret.state == SecretState.WAITING.value)
+            & (Secret.views_left == seen_views)
+            & (Secret.expires_at > now)
+        )
+        .returning(Secret.id)
+    )
 
 
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:

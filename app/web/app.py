@@ -52,8 +52,8 @@ from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
-from app.web.templates import make_environment
 from app.web.stores import make_redis, make_store
+from app.web.templates import make_environment
 
 logger = logging.getLogger("app")
 

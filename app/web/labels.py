@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from app.db.tables import SecretState
 from app import i18n
+from app.db.tables import SecretState
 from app.i18n import _, format_size, ngettext
 from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind, AuditAction
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
@@ -99,9 +99,7 @@ def _expiry_options(language: str) -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def _view_limit_options(language: str) -> tuple[tuple[int, str], ...]:
-    return tuple(
-        (n, ngettext("%(num)s time", "%(num)s times", n)) for n in range(1, MAX_VIEWS + 1)
-    )
+    return tuple((n, ngettext("%(num)s time", "%(num)s times", n)) for n in range(1, MAX_VIEWS + 1))
 
 
 def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:

@@ -48,7 +48,7 @@ class LanguageLoader(BaseLoader):
 @pass_eval_context
 def fill_in(eval_ctx: EvalContext, pattern: str, **variables: Any) -> str:
     """Jinja's newstyle gettext after the lookup: the translation is trusted, values escaped."""
-    text = Markup(pattern) if eval_ctx.autoescape else pattern
+    text = Markup(pattern) if eval_ctx.autoescape else pattern  # noqa: S704 - our catalogues
     return text % variables
 
 
@@ -65,7 +65,7 @@ class TranslateConstants(NodeTransformer):
     def __init__(self, translate: Callable[[str], str]) -> None:
         self.translate = translate
 
-    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 - Jinja names visitors so
         node = self.generic_visit(node)  # type: ignore[assignment]
         if not (
             isinstance(node.node, nodes.Name)
