@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     engine = create_engine(settings.database_url)
     static_files = StaticFiles()
     redis = make_redis(settings.redis_url) if settings.redis_url else None
-    sessions = SessionManager(make_store(settings, redis), settings, clock)
+    sessions = SessionManager(make_store(settings, redis), settings, clock, redis)
     counter = RedisCounter(redis, MemoryCounter()) if redis is not None else MemoryCounter()
     oidc = OidcClient(settings)
 
@@ -121,9 +121,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             if settings.redis_url
             else asyncio.create_task(run_sweeper_in_process(settings, clock, sessions.store))
         )
+        listener = asyncio.create_task(sessions.cache.listen(redis)) if redis else None
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             discovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await discovery

@@ -1,0 +1,93 @@
+"""This process's copy of recently read sessions: most requests then skip a Redis round trip.
+
+A copy lives a few seconds, and only while this process hears sign-outs: every sign-out is
+announced on a Redis channel after the session is deleted there, and each process drops its
+copy when the announcement arrives. A process that loses the channel (Redis down, connection
+broken) forgets every copy and stops keeping them until it hears the channel again, so a
+signed-out session is never served from a copy nobody could tell to go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger("app.sessions")
+
+SIGN_OUT_CHANNEL = "safe_share:signed_out"
+MAX_ENTRIES = 10_000
+
+
+class SessionCache:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.listening = False
+        # Bumped by every drop: a read that began before a sign-out was announced must not
+        # put back what the announcement removed.
+        self.epoch = 0
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        if not self.listening:
+            return None
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock():
+            del self._entries[key]
+            return None
+        return entry[1]
+
+    def put(self, key: str, value: Any, epoch: int) -> None:
+        """Keep `value`, read from the store since `epoch` was current, unless a drop came
+        in meanwhile."""
+        if not self.listening or epoch != self.epoch:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()  # a flood of sessions: start over rather than grow
+        self._entries[key] = (self.clock() + self.seconds, value)
+
+    def drop(self, key: str) -> None:
+        self.epoch += 1
+        self._entries.pop(key, None)
+
+    def _stop(self) -> None:
+        self.listening = False
+        self.epoch += 1
+        self._entries.clear()
+
+    async def listen(self, redis: Redis, retry_seconds: float = 1.0) -> None:
+        """Runs for the app's lifetime: drops each announced session, reconnects when the
+        channel breaks (and keeps nothing meanwhile)."""
+        while True:
+            try:
+                async with redis.pubsub() as pubsub:
+                    await pubsub.subscribe(SIGN_OUT_CHANNEL)
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            self.listening = True
+                        elif message["type"] == "message":
+                            self.drop(message["data"].decode("ascii", "replace"))
+            except asyncio.CancelledError:
+                self._stop()
+                raise
+            except Exception as exc:
+                if self.listening:
+                    logger.warning(
+                        "sign-out channel lost (%s): sessions uncached", type(exc).__name__
+                    )
+                self._stop()
+            await asyncio.sleep(retry_seconds)
+
+
+async def announce_sign_out(redis: Redis, key: str) -> None:
+    await redis.publish(SIGN_OUT_CHANNEL, key)
