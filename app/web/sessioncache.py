@@ -1,16 +1,18 @@
 """This process's copy of recently read sessions: most requests then skip a Redis round trip.
 
 A copy lives a few seconds, and only while this process hears sign-outs: every sign-out is
-announced on a Redis channel after the session is deleted there, and each process drops its
-copy when the announcement arrives. A process that loses the channel (Redis down, connection
-broken) forgets every copy and stops keeping them until it hears the channel again, so a
-signed-out session is never served from a copy nobody could tell to go.
+announced on a Redis channel after the session is deleted there; each process drops its copy
+and acknowledges, and the sign-out waits for as many acknowledgements as Redis delivered the
+announcement to before it reports success. A process that loses the channel (Redis down,
+connection broken) forgets every copy and stops keeping them until it hears the channel again.
+So once a sign-out has answered, no process serves that session from a copy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,8 @@ from redis.asyncio import Redis
 logger = logging.getLogger("app.sessions")
 
 SIGN_OUT_CHANNEL = "safe_share:signed_out"
+ACK_PREFIX = "safe_share:signed_out_ack:"
+ACK_WAIT_SECONDS = 0.5  # below the client's socket timeout
 MAX_ENTRIES = 10_000
 
 
@@ -39,7 +43,8 @@ class SessionCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[0] <= self.clock():
+        left = entry[0] - self.clock()
+        if not 0 < left <= self.seconds:  # expired, or the clock went back
             del self._entries[key]
             return None
         return entry[1]
@@ -76,7 +81,7 @@ class SessionCache:
                         if message["type"] == "subscribe":
                             self.listening = True
                         elif message["type"] == "message":
-                            self.drop(message["data"].decode("ascii", "replace"))
+                            await self._dropped(redis, message["data"])
             except asyncio.CancelledError:
                 self._stop()
                 raise
@@ -88,6 +93,28 @@ class SessionCache:
                 self._stop()
             await asyncio.sleep(retry_seconds)
 
+    async def _dropped(self, redis: Redis, data: bytes) -> None:
+        key, _, ack = data.decode("ascii", "replace").partition(" ")
+        self.drop(key)
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(ACK_PREFIX + ack, 1)
+            pipe.expire(ACK_PREFIX + ack, 10)
+            await pipe.execute()
+
+
+class SignOutNotHeard(Exception):
+    """Some process did not confirm it dropped its copy of the session in time."""
+
 
 async def announce_sign_out(redis: Redis, key: str) -> None:
-    await redis.publish(SIGN_OUT_CHANNEL, key)
+    """Tell every process to drop `key`, and wait until each that heard it has done so."""
+    ack = secrets.token_hex(16)
+    heard_by = await redis.publish(SIGN_OUT_CHANNEL, f"{key} {ack}")
+    for _ in range(heard_by):
+        # BLPOP takes fractions of a second (Redis 6+); redis-py's typing says whole seconds.
+        answer = await redis.execute_command(  # type: ignore[no-untyped-call]
+            "BLPOP", ACK_PREFIX + ack, ACK_WAIT_SECONDS
+        )
+        if answer is None:
+            raise SignOutNotHeard
+    await redis.delete(ACK_PREFIX + ack)

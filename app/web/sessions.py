@@ -61,7 +61,7 @@ class SessionManager:
         self.cookie_name = session_cookie_name(settings)
         # Shared sessions (Redis) are copied here between reads; sign-outs are announced.
         self.redis = redis
-        self.cache = SessionCache(CACHE_SECONDS)
+        self.cache = SessionCache(CACHE_SECONDS, clock=lambda: clock().timestamp())
 
     async def load(self, session_id: str) -> Session | None:
         if not session_id or len(session_id) > 100:

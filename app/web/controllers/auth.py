@@ -235,8 +235,8 @@ def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
         503,
         _("Sign-out did not finish"),
         _(
-            "Safe Share cannot reach its session store right now, so you are still signed in. "
-            "Try signing out again in a minute."
+            "Safe Share could not confirm your sign-out with its session store, so you may still "
+            "be signed in. Try signing out again in a minute."
         ),
         headers={"retry-after": "30"},
     )
