@@ -35,7 +35,6 @@ from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
-from app.web.formcheck import FormEncodingMiddleware
 from app.web.guards import (
     RoleRequired,
     SignInRequired,
@@ -45,10 +44,10 @@ from app.web.guards import (
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
-    RequestContextMiddleware,
+    RequestMiddleware,
     security_headers_hook,
 )
-from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
+from app.web.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
@@ -174,11 +173,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             serve_static,
         ],
         dependencies=DEPENDENCIES,
-        # Outermost first: the rate limiter needs the signed-in user, and counts before CSRF.
         middleware=[
-            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions),
-            DefineMiddleware(RateLimitMiddleware, settings=settings, counter=counter, clock=clock),
-            DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
+            DefineMiddleware(
+                RequestMiddleware,
+                settings=settings,
+                sessions=sessions,
+                limiter=RateLimiter(settings, counter, clock),
+                max_body_bytes=MAX_BODY_BYTES,
+            )
         ],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],

@@ -7,7 +7,7 @@ from contextvars import Token
 from http.cookies import SimpleCookie
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,7 +15,13 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app import i18n
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.responses import handle_http_exception
+from app.web.formcheck import checked_form_receive
+from app.web.ratelimit import RateLimiter
+from app.web.responses import (
+    handle_http_exception,
+    too_many_attempts_page,
+    unreadable_request_page,
+)
 from app.web.sessions import SessionManager
 
 LANGUAGE_COOKIE = "safe_share_lang"
@@ -146,14 +152,25 @@ class LanguageMiddleware:
             i18n.current_timezone.reset(zone_token)
 
 
-class RequestContextMiddleware:
-    """Per route, inside the error handling: the signed-in user, whose account locale and
-    time zone then win."""
+class RequestMiddleware:
+    """Per route, inside the error handling, in one pass: the signed-in user (whose account
+    locale and time zone then win), the rate limits (which need the user, and count before
+    CSRF), and a form body's encoding. One layer rather than three: each layer wraps every
+    request's send and receive."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, sessions: SessionManager) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        sessions: SessionManager,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.sessions = sessions
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
@@ -166,6 +183,21 @@ class RequestContextMiddleware:
         state["session"] = session
         state["user"] = user
         language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
+        try:
+            await self._limited_and_checked(scope, receive, send)
+        finally:
+            i18n.current_language.reset(language_token)
+            i18n.current_timezone.reset(zone_token)
+
+    async def _limited_and_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        retry_after = await self.limiter.check(scope)
+        if retry_after is not None:
+            await _answer(scope, receive, send, lambda r: too_many_attempts_page(r, retry_after))
+            return
+        checked = await checked_form_receive(scope, receive, self.max_body_bytes)
+        if checked is None:
+            await _answer(scope, receive, send, unreadable_request_page)
+            return
         started = False
 
         async def send_noting_start(message: Message) -> None:
@@ -174,15 +206,22 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_noting_start)
+            await self.app(scope, checked, send_noting_start)
+            return
         except HTTPException as exc:
             # Refusals raised by inner middleware (CSRF) are rendered here, while the
             # visitor's language is still set; app-level handling would fall back to English.
             if started:
                 raise
-            request: Request[Any, Any, Any] = Request(scope, receive)
-            response = handle_http_exception(request, exc)
-            await response.to_asgi_response(None, request)(scope, receive, send)
-        finally:
-            i18n.current_language.reset(language_token)
-            i18n.current_timezone.reset(zone_token)
+            refused = exc
+        await _answer(scope, receive, send, lambda r: handle_http_exception(r, refused))
+
+
+async def _answer(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    page: Callable[[Request[Any, Any, Any]], Response[Any]],
+) -> None:
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    await page(request).to_asgi_response(None, request)(scope, receive, send)
