@@ -6,16 +6,20 @@ tokens or links. Client addresses are keyed hashes and user agents are truncated
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.engine.base import Engine
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from app.db.engine import is_postgres, write_transaction
+from app.db.prepared import Prepared
 from app.db.tables import AuditEvent
 
 
@@ -172,7 +176,28 @@ async def record_once(
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
     """A new row and its audit row, both or neither."""
-    await write_with_event(type(row).insert(row), audit_row)
+    engine = AuditEvent._meta.db
+    if not is_postgres(engine):
+        await write_with_event(type(row).insert(row), audit_row)
+        return
+    table = type(row)
+    prepared = _INSERTS.get(table) or _INSERTS.setdefault(table, _prepared_insert(table))
+    values = {column._meta.name: getattr(row, column._meta.name) for column in table._meta.columns}
+    await prepared.run(engine, **values, **_event_values(audit_row))
+
+
+def _prepared_insert(table: type[Table]) -> Prepared:
+    names = tuple(column._meta.name for column in table._meta.columns)
+
+    def statement(**slots: Any) -> QueryString:
+        row = table(**{name: slots[name] for name in names})
+        [write] = table.insert(row).querystrings
+        return _with_event(write, slots)
+
+    return Prepared(statement, names + _EVENT_SLOTS)
+
+
+_INSERTS: dict[type[Table], Prepared] = {}
 
 
 async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> bool:
@@ -211,3 +236,38 @@ _INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as 
 def _insert_per_changed_row(audit_row: AuditEvent) -> QueryString:
     values = [getattr(audit_row, column._meta.name) for column in _EVENT_COLUMNS]
     return QueryString(_INSERT_PER_CHANGED_ROW, *values)
+
+
+_EVENT_SLOTS = tuple(f"event_{column._meta.name}" for column in _EVENT_COLUMNS)
+
+
+def prepared_with_event(build: Callable[[Any], Query[Any, Any]], fields: type) -> Prepared:
+    """`write_with_event`'s one PostgreSQL statement, built once: `build` makes the change from
+    an instance of the dataclass `fields`, whose values (and the audit row's) are bound per call."""
+    names = tuple(field.name for field in dataclasses.fields(fields))
+
+    def statement(**slots: Any) -> QueryString:
+        [write] = build(fields(**{name: slots[name] for name in names})).querystrings
+        return _with_event(write, slots)
+
+    return Prepared(statement, names + _EVENT_SLOTS)
+
+
+def _with_event(write: QueryString, slots: dict[str, Any]) -> QueryString:
+    event = QueryString(_INSERT_PER_CHANGED_ROW, *(slots[slot] for slot in _EVENT_SLOTS))
+    return QueryString("WITH changed AS ({}) {}", write, event)
+
+
+def _event_values(audit_row: AuditEvent) -> dict[str, Any]:
+    return {
+        slot: getattr(audit_row, column._meta.name)
+        for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
+    }
+
+
+async def run_with_event(
+    prepared: Prepared, engine: Engine[Any], values: Any, audit_row: AuditEvent
+) -> bool:
+    return bool(
+        await prepared.run(engine, **dataclasses.asdict(values), **_event_values(audit_row))
+    )

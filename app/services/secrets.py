@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.query.base import Query
 from piccolo.query.methods.update import Update
 
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
-from app.db.engine import write_transaction
+from app.db.engine import is_postgres, write_transaction
+from app.db.prepared import Prepared
 from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
 from app.services import audit, files
 from app.services.audit import AuditAction, ClientInfo
@@ -322,8 +324,11 @@ async def find_secret(secret_id: str) -> SecretSummary | None:
     """One query, no side effect: what the link page needs to show (never the content)."""
     if not crypto.plausible_id(secret_id):
         return None
-    row = await Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
-    return _summary(row) if row else None
+    rows = await _FIND.run(Secret._meta.db, secret_id=secret_id)
+    return _summary(rows[0]) if rows else None
+
+
+_FIND = Prepared(lambda secret_id: Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id))
 
 
 async def reveal_secret(
@@ -382,10 +387,9 @@ _REVEAL_COLUMNS = (
 )
 
 
-async def _waiting_row(secret_id: str, now: datetime, guest_submission: bool) -> dict[str, Any]:
-    row: dict[str, Any] | None = (
-        await Secret.select(*_REVEAL_COLUMNS)
-        .where(
+def _select_waiting(guest_submission: bool) -> Prepared:
+    def build(secret_id: str, now: datetime) -> Query[Any, Any]:
+        return Secret.select(*_REVEAL_COLUMNS).where(
             (Secret.id == secret_id)
             & (Secret.state == SecretState.WAITING.value)
             & (Secret.expires_at > now)
@@ -396,11 +400,20 @@ async def _waiting_row(secret_id: str, now: datetime, guest_submission: bool) ->
                 else Secret.invitation_id.is_null()
             )
         )
-        .first()
+
+    return Prepared(build)
+
+
+_SELECT_WAITING = {guest: _select_waiting(guest) for guest in (False, True)}
+
+
+async def _waiting_row(secret_id: str, now: datetime, guest_submission: bool) -> dict[str, Any]:
+    rows = await _SELECT_WAITING[guest_submission].run(
+        Secret._meta.db, secret_id=secret_id, now=now
     )
-    if row is None or row["ciphertext"] is None or row["views_left"] < 1:
+    if not rows or rows[0]["ciphertext"] is None or rows[0]["views_left"] < 1:
         raise SecretUnavailable
-    return row
+    return rows[0]
 
 
 async def _open_and_count(
@@ -444,8 +457,17 @@ async def _open_and_count(
         target=target,
         reason="guest_secret" if guest_submission else "last_view" if not views_left else "",
     )
-    counted = await audit.write_with_event(
-        _count_view(secret_id, row["views_left"], viewer, now, file), revealed
+    counted = await _count_view(
+        CountedView(
+            secret_id=secret_id,
+            seen_views=row["views_left"],
+            views_left=views_left,
+            viewer=viewer.label,
+            now=now,
+            ticket_hash=crypto.hash_token(file.ticket) if file else None,
+            file_until=now + files.DOWNLOAD_WINDOW if file else None,
+        ),
+        revealed,
     )
     return opened, file, counted
 
@@ -532,44 +554,78 @@ def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
         raise CannotOpen from None
 
 
-def _count_view(
-    secret_id: str, seen_views: int, viewer: User, now: datetime, file: RevealedFile | None
-) -> Update[Any]:
+@dataclass(frozen=True)
+class CountedView:
+    secret_id: str
+    seen_views: int
+    views_left: int
+    viewer: str
+    now: datetime
+    ticket_hash: str | None  # a file's download ticket (only its hash is stored)
+    file_until: datetime | None
+
+
+def _count_view_query(view: CountedView, *, with_file: bool, last_view: bool) -> Update[Any]:
     """One view fewer, if the secret is still waiting with the count that was read."""
-    views_left = seen_views - 1
     values: dict[Any, Any] = {
-        Secret.views_left: views_left,
-        Secret.opened_at: now,
-        Secret.opened_by: viewer.label,
+        Secret.views_left: view.views_left,
+        Secret.opened_at: view.now,
+        Secret.opened_by: view.viewer,
     }
-    if file is not None:
+    if with_file:
         # This viewer, and only this one, may fetch the file for a short while; the chunks go
         # when the download completes or the window closes (sweeper), whichever comes first.
         values |= {
-            Secret.file_viewer: viewer.label,
-            Secret.file_ticket_hash: crypto.hash_token(file.ticket),
-            Secret.file_until: now + files.DOWNLOAD_WINDOW,
+            Secret.file_viewer: view.viewer,
+            Secret.file_ticket_hash: view.ticket_hash,
+            Secret.file_until: view.file_until,
         }
-    if views_left == 0:
+    if last_view:
         # The last view deletes the content; a tombstone remains for the creator and the audit.
         # A file's chunks (and a guest's wrapped key, which opens them) last to the window's end.
         values |= {
             Secret.state: SecretState.OPENED.value,
             Secret.ciphertext: None,
             Secret.nonce: None,
-            Secret.closed_at: now,
+            Secret.closed_at: view.now,
         }
-        if file is None:
+        if not with_file:
             values[Secret.wrapped_key] = None
     return (
         Secret.update(values)
         .where(
-            (Secret.id == secret_id)
+            (Secret.id == view.secret_id)
             & (Secret.state == SecretState.WAITING.value)
-            & (Secret.views_left == seen_views)
-            & (Secret.expires_at > now)
+            & (Secret.views_left == view.seen_views)
+            & (Secret.expires_at > view.now)
         )
         .returning(Secret.id)
+    )
+
+
+def _prepared_count(with_file: bool, last_view: bool) -> Prepared:
+    return audit.prepared_with_event(
+        lambda view: _count_view_query(view, with_file=with_file, last_view=last_view),
+        CountedView,
+    )
+
+
+# On PostgreSQL the view and its audit row are one statement, built once per shape.
+_COUNT_VIEW = {
+    (with_file, last_view): _prepared_count(with_file, last_view)
+    for with_file in (False, True)
+    for last_view in (False, True)
+}
+
+
+async def _count_view(view: CountedView, revealed: AuditEvent) -> bool:
+    """Whether the view counted (False: another reveal changed the count first)."""
+    shape = (view.ticket_hash is not None, view.views_left == 0)
+    engine = Secret._meta.db
+    if is_postgres(engine):
+        return await audit.run_with_event(_COUNT_VIEW[shape], engine, view, revealed)
+    return await audit.write_with_event(
+        _count_view_query(view, with_file=shape[0], last_view=shape[1]), revealed
     )
 
 
