@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
+from babel import Locale, negotiate_locale
 from babel.dates import format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -74,6 +74,12 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's own name for it, which extraction knows
+    """Marks a message for the catalogues without translating it: for tables built at import
+    time, whose words are translated (with translate()) in the language of each request."""
+    return message
+
+
 def negotiate_language(
     supported: Iterable[str],
     *,
@@ -87,19 +93,19 @@ def negotiate_language(
         offered = offered_language(candidate, supported)
         if offered:
             return offered
-    for tag in _accept_language_tags(accept_language or ""):
-        base = tag.split("-")[0].lower()
-        if base in supported:
-            return base
-    return supported[0] if supported else DEFAULT_LANGUAGE
+    browser = _negotiate(_accept_language_tags(accept_language or ""), supported)
+    return browser or (supported[0] if supported else DEFAULT_LANGUAGE)
 
 
 def offered_language(tag: str | None, supported: Iterable[str]) -> str | None:
     """The offered language a tag like `de-AT` or `nl_BE` stands for, if any."""
-    if not tag:
-        return None
-    base = tag.replace("_", "-").split("-")[0].lower()
-    return base if base in tuple(supported) else None
+    return _negotiate([tag.replace("_", "-")], tuple(supported)) if tag else None
+
+
+def _negotiate(preferred: list[str], supported: tuple[str, ...]) -> str | None:
+    # Babel tries each tag whole, then its language alone (nl-BE → nl); no aliases (nl → nl_NL).
+    found = negotiate_locale(preferred, supported, sep="-", aliases={})
+    return found.lower() if found else None
 
 
 def _accept_language_tags(header: str) -> list[str]:

@@ -10,9 +10,8 @@ flow, then:
 - reveals it with the link's key: the server streams the decrypted file back;
 - creates --texts text secrets, for the per-request cost of the text path.
 
-Peak RSS comes from the kernel's high-water mark (VmHWM in /proc/<pid>/status, reset through
-clear_refs before each phase), so no short peak is missed between samples; the growth is that
-peak minus the resident size just before the phase. The targets: growth < 4 chunks (256 KiB)
+Peak RSS is the kernel's high-water mark, reset before each phase (benchmarks/appserver.py);
+the growth is that peak minus the resident size just before the phase. The targets: growth < 4 chunks (256 KiB)
 and >= 50 MB/s for sealing and streaming.
 
     python -m benchmarks.files
@@ -29,8 +28,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -39,33 +36,11 @@ from pathlib import Path
 import httpx
 
 from app.db.engine import create_engine, migrate, start, stop
-from app.dev_identity import run_identity_provider
 from app.filecrypto import CHUNK_BYTES, StreamOpener, StreamSealer
-from benchmarks.soak import csrf, free_port, sign_in
+from benchmarks.appserver import ROOT, csrf, peak_rss, reset_peak, rss, served_app
 
-ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"/s/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]{43})")
 MB = 1_000_000
-
-
-def rss(pid: int) -> int:
-    return _status(pid, "VmRSS")
-
-
-def peak_rss(pid: int) -> int:
-    return _status(pid, "VmHWM")
-
-
-def reset_peak(pid: int) -> None:
-    # Writing 5 resets the high-water mark to the current RSS (Linux >= 4.0).
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def _status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} not in /proc/{pid}/status")
 
 
 async def pieces(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
@@ -173,69 +148,19 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await start(engine)
     await migrate(engine)
     await stop(engine)
-    port = free_port()
     data = os.urandom(args.megabytes * MB)
-    with run_identity_provider(port=0) as issuer:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(args.app_root),
-            "SAFE_SHARE_ENV": "development",
-            "SAFE_SHARE_DATABASE_URL": database_url,
-            "SAFE_SHARE_OIDC_ISSUER": issuer,
-            "SAFE_SHARE_BASE_URL": f"http://127.0.0.1:{port}",
-            "SAFE_SHARE_SECRET_KEY": "files-bench-master-key-" + "z" * 32,
-            "SAFE_SHARE_MAX_FILE_BYTES": str(max(len(data), 25 * MB)),
-            "SAFE_SHARE_RATE_CREATE_PER_USER": "1000000",
-            "SAFE_SHARE_RATE_REVEAL_PER_CLIENT": "1000000",
-            "SAFE_SHARE_RATE_REVEAL_PER_SECRET": "1000000",
-        }
-        with (workdir / "app.log").open("wb") as log:
-            server = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "--factory",
-                    "app.web.app:create_served_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                cwd=args.app_root,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            async with (
-                httpx.AsyncClient(base_url=base, timeout=120) as staff,
-                httpx.AsyncClient(base_url=base, timeout=120) as customer,
-            ):
-                for _ in range(300):
-                    try:
-                        if (await staff.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
-                await sign_in(staff, issuer, "alice@prowise.com")
-                await sign_in(customer, issuer, "bob@example.com")
-                await text_creates(staff, 20)  # warm up
-                if args.texts_only:
-                    texts = await text_creates(staff, args.texts)
-                    return {"text_create_ms_median": statistics.median(texts) * 1000}
-                await one_round(staff, customer, server.pid, os.urandom(2 * MB))
-                rounds = [
-                    await one_round(staff, customer, server.pid, data) for _ in range(args.rounds)
-                ]
-                texts = await text_creates(staff, args.texts)
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
+    limit = {"SAFE_SHARE_MAX_FILE_BYTES": str(max(len(data), 25 * MB))}
+    async with served_app(
+        database_url, workdir / "app.log", app_root=args.app_root, env=limit, client_timeout=120
+    ) as served:
+        staff, customer = served.staff, served.customer
+        await text_creates(staff, 20)  # warm up
+        if args.texts_only:
+            texts = await text_creates(staff, args.texts)
+            return {"text_create_ms_median": statistics.median(texts) * 1000}
+        await one_round(staff, customer, served.pid, os.urandom(2 * MB))
+        rounds = [await one_round(staff, customer, served.pid, data) for _ in range(args.rounds)]
+        texts = await text_creates(staff, args.texts)
 
     def best(key: str, low: bool = False) -> float:
         values = [r[key] for r in rounds]

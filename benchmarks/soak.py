@@ -21,36 +21,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-import psutil
 
 from app.db.engine import create_engine, migrate, start, stop
 from app.db.tables import TABLES, AuditEvent, Secret
-from app.dev_identity import run_identity_provider
+from benchmarks.appserver import csrf, peak_rss, reset_peak, rss, served_app
 
-ROOT = Path(__file__).resolve().parent.parent
 LINK = re.compile(r"/s/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]{43})")
-CSRF_COOKIE = "safe_share_csrf"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -63,25 +50,6 @@ class Stats:
 
     def timed(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds * 1000)
-
-
-async def sign_in(client: httpx.AsyncClient, issuer: str, email: str) -> None:
-    async with httpx.AsyncClient() as idp:
-        await idp.put(
-            f"{issuer}/users/{email}",
-            json={"email": email, "email_verified": True, "name": email.split("@", maxsplit=1)[0]},
-        )
-        start_response = await client.get("/auth/login")
-        approved = await idp.post(start_response.headers["location"], data={"sub": email})
-    callback = urlsplit(approved.headers["location"])
-    done = await client.get(f"{callback.path}?{callback.query}")
-    if done.status_code != 303:
-        raise SystemExit(f"sign-in failed: {done.status_code}")
-    await client.get("/")
-
-
-def csrf(client: httpx.AsyncClient) -> dict[str, str]:
-    return {"x-csrftoken": client.cookies.get(CSRF_COOKIE) or ""}
 
 
 async def create(staff: httpx.AsyncClient, stats: Stats, queue: asyncio.Queue[str]) -> None:
@@ -138,7 +106,7 @@ async def reveal_one(customer: httpx.AsyncClient, stats: Stats, secret_id: str) 
         await reveal(customer, stats, secret_id, key, expect=404)  # never twice
 
 
-async def soak(args: argparse.Namespace) -> dict[str, object]:  # noqa: PLR0915
+async def soak(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="safe-share-soak-"))
     database_url = args.database_url or f"sqlite:///{workdir / 'soak.sqlite'}"
     engine = create_engine(database_url)
@@ -147,102 +115,47 @@ async def soak(args: argparse.Namespace) -> dict[str, object]:  # noqa: PLR0915
     for table in TABLES:
         await table.delete(force=True)
 
-    port = free_port()
-    with run_identity_provider(port=0) as issuer:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SAFE_SHARE_ENV": "development",
-            "SAFE_SHARE_DATABASE_URL": database_url,
-            "SAFE_SHARE_OIDC_ISSUER": issuer,
-            "SAFE_SHARE_BASE_URL": f"http://127.0.0.1:{port}",
-            "SAFE_SHARE_SECRET_KEY": "soak-master-key-" + "z" * 32,
-            "SAFE_SHARE_RATE_CREATE_PER_USER": "1000000",
-            "SAFE_SHARE_RATE_REVEAL_PER_CLIENT": "1000000",
-            "SAFE_SHARE_RATE_REVEAL_PER_SECRET": "1000000",
-        }
-        if args.redis_url:
-            env["SAFE_SHARE_REDIS_URL"] = args.redis_url
-        log = (workdir / "app.log").open("wb")
-        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the load
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "app.web.app:create_served_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--no-proxy-headers",  # the app reads X-Forwarded-For itself
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            process = psutil.Process(server.pid)
-            base = f"http://127.0.0.1:{port}"
-            async with (
-                httpx.AsyncClient(base_url=base, timeout=30) as staff,
-                httpx.AsyncClient(base_url=base, timeout=30) as customer,
-            ):
-                for _ in range(300):
-                    try:
-                        if (await staff.get("/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
-                await sign_in(staff, issuer, "alice@prowise.com")
-                await sign_in(customer, issuer, "bob@example.com")
-                stats = Stats()
-                queue: asyncio.Queue[str] = asyncio.Queue()
-                # Warm up, then measure the starting memory.
-                for _ in range(20):
-                    await create(staff, stats, queue)
-                rss_start = process.memory_info().rss
-                rss_peak = rss_start
-                tasks: set[asyncio.Task[None]] = set()
-                interval = 1 / args.rate
-                began = time.monotonic()
-                deadline = began + args.minutes * 60
-                tick = 0
-                while time.monotonic() < deadline:
-                    tick += 1
-                    task = asyncio.create_task(create(staff, stats, queue))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                    # Reveal what was created a few seconds ago: secrets wait a little, like in life.
-                    while queue.qsize() > args.rate * 3:
-                        secret_id = queue.get_nowait()
-                        task = asyncio.create_task(reveal_one(customer, stats, secret_id))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                    if tick % max(1, int(args.rate * 10)) == 0:
-                        rss_peak = max(rss_peak, process.memory_info().rss)
-                        elapsed = time.monotonic() - began
-                        print(
-                            f"{elapsed:6.0f}s created={len(stats.created)} "
-                            f"revealed={sum(stats.revealed.values())} errors={len(stats.errors)} "
-                            f"rss={process.memory_info().rss / 2**20:.1f} MiB",
-                            flush=True,
-                        )
-                    await asyncio.sleep(max(0.0, began + tick * interval - time.monotonic()))
-                await asyncio.gather(*tasks)
-                while not queue.empty():
-                    await reveal_one(customer, stats, queue.get_nowait())
-                rss_end = process.memory_info().rss
-                rss_peak = max(rss_peak, rss_end)
-                duration = time.monotonic() - began
-        finally:
-            server.terminate()
-            server.wait(30)
-            log.close()
+    redis = {"SAFE_SHARE_REDIS_URL": args.redis_url} if args.redis_url else {}
+    async with served_app(database_url, workdir / "app.log", env=redis) as served:
+        staff, customer = served.staff, served.customer
+        stats = Stats()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        # Warm up, then measure the starting memory; the peak is the kernel's high-water mark.
+        for _ in range(20):
+            await create(staff, stats, queue)
+        rss_start = rss(served.pid)
+        reset_peak(served.pid)
+        tasks: set[asyncio.Task[None]] = set()
+        interval = 1 / args.rate
+        began = time.monotonic()
+        deadline = began + args.minutes * 60
+        tick = 0
+        while time.monotonic() < deadline:
+            tick += 1
+            task = asyncio.create_task(create(staff, stats, queue))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            # Reveal what was created a few seconds ago: secrets wait a little, like in life.
+            while queue.qsize() > args.rate * 3:
+                secret_id = queue.get_nowait()
+                task = asyncio.create_task(reveal_one(customer, stats, secret_id))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tick % max(1, int(args.rate * 10)) == 0:
+                elapsed = time.monotonic() - began
+                print(
+                    f"{elapsed:6.0f}s created={len(stats.created)} "
+                    f"revealed={sum(stats.revealed.values())} errors={len(stats.errors)} "
+                    f"rss={rss(served.pid) / 2**20:.1f} MiB",
+                    flush=True,
+                )
+            await asyncio.sleep(max(0.0, began + tick * interval - time.monotonic()))
+        await asyncio.gather(*tasks)
+        while not queue.empty():
+            await reveal_one(customer, stats, queue.get_nowait())
+        rss_end = rss(served.pid)
+        rss_peak = max(peak_rss(served.pid), rss_end)
+        duration = time.monotonic() - began
 
     # Every created secret: revealed exactly once (one audit row, state opened) or expired.
     rows = {r["id"]: r["state"] for r in await Secret.select(Secret.id, Secret.state)}

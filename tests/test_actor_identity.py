@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from app.auth.identity import valid_email
-from app.db.tables import AuditEvent, Secret, SecretState
+from app.db.tables import AuditEvent, Secret
+from app.lifecycle import SecretState
 from tests.support import csrf_headers, prime_csrf, sign_in
 from tests.test_invitations import guest_send, invite, received_secret_id
 

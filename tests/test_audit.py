@@ -256,8 +256,5 @@ async def test_auditor_sees_the_trail_in_the_page(
     assert 'href="/audit.csv"' in page.text
     filtered = await auditor.get("/audit", params={"actor": ALICE})
     assert 'href="/audit.csv?actor=alice%40prowise.com"' in filtered.text
-    htmx = await auditor.get("/audit", headers={"hx-request": "true"})
-    assert "<html" not in htmx.text
-    assert 'id="audit-results"' in htmx.text
     await sign_in(auditor, issuer, AUDITOR, groups=[])  # no longer an auditor
     assert (await auditor.get("/audit")).status_code == 403

@@ -102,9 +102,6 @@ async def test_dashboard_shows_exactly_the_callers_secrets(
     page = await alice.get("/dashboard")
     assert page.status_code == 200
     assert set(ROW_ID.findall(page.text)) == alices
-    fragment = await alice.get("/dashboard", headers={"hx-request": "true"})
-    assert "<html" not in fragment.text
-    assert set(ROW_ID.findall(fragment.text)) == alices
     assert set(ROW_ID.findall((await carol.get("/dashboard")).text)) == {carols}
     assert set(ROW_ID.findall((await bob.get("/dashboard")).text)) == {bobs}
 
@@ -296,11 +293,6 @@ async def test_trail_is_shown_to_the_creator_only(
     assert "wrong person" in text
     assert CAROL in text
     assert BOB in text
-
-    htmx = await alice.get(f"/dashboard/secrets/{secret_id}/trail", headers={"hx-request": "true"})
-    assert htmx.status_code == 200
-    assert "<html" not in htmx.text
-    assert 'id="trail"' in htmx.text
 
     unknown = await carol.get(f"/dashboard/secrets/{'A' * 22}/trail")
     for other in (carol, bob):

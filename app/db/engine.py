@@ -1,14 +1,17 @@
-"""Database engine: built from the database URL, bound to the tables, migrated on demand."""
+"""Database engine: built from the database URL, bound to the tables, migrated on demand; and
+which of its errors mean an outage rather than a bug."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import TransactionType
@@ -29,6 +32,29 @@ def create_engine(database_url: str) -> Engine[Any]:
 
 def is_postgres(engine: Engine[Any]) -> bool:
     return engine.engine_type == "postgres"
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database (or another service) is unreachable: a 503 to retry, not a 500 to debug."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "unable to open" in str(exc)
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # a connection cut mid-query
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.exceptions.ObjectNotInPrerequisiteStateError
+        | asyncpg.exceptions.InsufficientResourcesError,
+    )
+
+
+def is_unstorable_input(exc: BaseException) -> bool:
+    """Input the database cannot hold (a NUL byte, say) that validation let through: still the
+    client's input, so a 400; the transaction was rolled back."""
+    return isinstance(exc, asyncpg.DataError)
 
 
 def bind_engine(engine: Engine[Any]) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from piccolo.columns import (
     BigInt,
     BigSerial,
@@ -14,20 +12,7 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-
-class SecretState(StrEnum):
-    WAITING = "waiting"
-    OPENED = "opened"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-
-class InvitationState(StrEnum):
-    OPEN = "open"
-    USED = "used"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
+from app.lifecycle import InvitationState, SecretState
 
 # Secret.creator_role of a guest's submission: its creator is never a signed-in person.
 GUEST_ROLE = "guest"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from piccolo.engine.base import Engine
 from piccolo.query.base import Query
@@ -55,7 +55,7 @@ ANONYMOUS = ActorKind.ANONYMOUS
 SYSTEM = ActorKind.SYSTEM
 
 
-def actor_columns(actor: str | ActorKind) -> dict[str, Any]:
+def _actor_columns(actor: str | ActorKind) -> dict[str, Any]:
     """A plain string is a signed-in person's label; only an ActorKind names anyone else. The
     kind column decides who acted; the actor text is only what people filter and read."""
     if isinstance(actor, ActorKind) and actor is not ActorKind.USER:
@@ -74,104 +74,114 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 
 
+class Details(TypedDict, total=False):
+    """What a row may say besides what was done, when and by whom."""
+
+    outcome: str  # "ok" unless given
+    client: ClientInfo | None
+    secret_id: str | None
+    invitation_id: str | None
+    target: str
+    reason: str
+
+
 def event(
-    action: AuditAction,
-    *,
-    at: datetime,
-    actor: str,
-    outcome: str = "ok",
-    client: ClientInfo | None = None,
-    secret_id: str | None = None,
-    invitation_id: str | None = None,
-    target: str = "",
-    reason: str = "",
+    action: AuditAction, *, at: datetime, actor: str | ActorKind, **details: Unpack[Details]
 ) -> AuditEvent:
-    """The audit row for an action, not yet written."""
-    client = client or ClientInfo()
-    target, reason = _printable(target), _printable(reason)
+    """The audit row for an action, not yet written: cleaned and cut as it is stored."""
+    client = details.get("client") or ClientInfo()
     return AuditEvent(
         at=at,
-        **actor_columns(actor),
+        **_actor_columns(actor),
         action=action.value,
-        outcome=outcome,
-        secret_id=secret_id,
-        invitation_id=invitation_id,
-        target=target[:320],
-        reason=reason[:60],
+        outcome=details.get("outcome", "ok"),
+        secret_id=details.get("secret_id"),
+        invitation_id=details.get("invitation_id"),
+        target=_printable(details.get("target", ""))[:320],
+        reason=_printable(details.get("reason", ""))[:60],
         client=client.client[:16],
         user_agent=client.user_agent[:120],
     )
 
 
 async def record(
-    action: AuditAction,
-    *,
-    at: datetime,
-    actor: str | ActorKind,
-    outcome: str = "ok",
-    client: ClientInfo | None = None,
-    secret_id: str | None = None,
-    invitation_id: str | None = None,
-    target: str = "",
-    reason: str = "",
+    action: AuditAction, *, at: datetime, actor: str | ActorKind, **details: Unpack[Details]
 ) -> None:
-    row = event(
-        action,
-        at=at,
-        actor=actor,
-        outcome=outcome,
-        client=client,
-        secret_id=secret_id,
-        invitation_id=invitation_id,
-        target=target,
-        reason=reason,
-    )
-    await AuditEvent.insert(row)
+    await AuditEvent.insert(event(action, at=at, actor=actor, **details))
 
 
 async def record_once(
     action: AuditAction,
     *,
     within: timedelta,
-    at: datetime,
-    actor: str,
-    outcome: str = "ok",
-    client: ClientInfo | None = None,
-    secret_id: str | None = None,
-    invitation_id: str | None = None,
-    target: str = "",
-    reason: str = "",
     per_client: bool = False,
+    at: datetime,
+    actor: str | ActorKind,
+    **details: Unpack[Details],
 ) -> None:
     """For an event anyone can repeat at will (reloading a page): one row per actor, secret or
     invitation and reason (and client, if asked) per period, so reloads cannot fill the trail.
     One indexed look-up first; a rare race writes two rows, never an unbounded number."""
+    row = event(action, at=at, actor=actor, **details)
+    # Compared as stored: the row holds the actor and reason cleaned and cut.
     seen: Any = (
-        (AuditEvent.action == action.value)
-        # Compared as stored: record() cleans and cuts the actor text the same way.
-        & (AuditEvent.actor == actor_columns(actor)["actor"])
-        & (AuditEvent.reason == reason)
+        (AuditEvent.action == row.action)
+        & (AuditEvent.actor == row.actor)
+        & (AuditEvent.reason == row.reason)
         & (AuditEvent.at > at - within)
     )
-    if secret_id is not None:
-        seen &= AuditEvent.secret_id == secret_id
-    if invitation_id is not None:
-        seen &= AuditEvent.invitation_id == invitation_id
+    if row.secret_id is not None:
+        seen &= AuditEvent.secret_id == row.secret_id
+    if row.invitation_id is not None:
+        seen &= AuditEvent.invitation_id == row.invitation_id
     if per_client:
-        seen &= AuditEvent.client == (client or ClientInfo()).client[:16]
-    if await AuditEvent.exists().where(seen):
-        return
-    await record(
-        action,
-        at=at,
-        actor=actor,
-        outcome=outcome,
-        client=client,
-        secret_id=secret_id,
-        invitation_id=invitation_id,
-        target=target,
-        reason=reason,
+        seen &= AuditEvent.client == row.client
+    if not await AuditEvent.exists().where(seen):
+        await AuditEvent.insert(row)
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    """An audit row as the trail pages and the export read it."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    action: str
+    outcome: str
+    secret_id: str | None
+    invitation_id: str | None
+    target: str
+    reason: str
+    client: str
+    user_agent: str
+
+
+EVENT_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.at,
+    AuditEvent.actor,
+    AuditEvent.actor_kind,
+    AuditEvent.action,
+    AuditEvent.outcome,
+    AuditEvent.secret_id,
+    AuditEvent.invitation_id,
+    AuditEvent.target,
+    AuditEvent.reason,
+    AuditEvent.client,
+    AuditEvent.user_agent,
+)
+
+
+async def secret_events(secret_id: str) -> list[TrailEvent]:
+    """One secret's history, oldest first."""
+    rows = await (
+        AuditEvent.select(*EVENT_COLUMNS)
+        .where(AuditEvent.secret_id == secret_id)
+        .order_by(AuditEvent.at, AuditEvent.id)
     )
+    return [TrailEvent(**row) for row in rows]
 
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:

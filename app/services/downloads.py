@@ -16,7 +16,8 @@ from typing import Any
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.db.engine import write_transaction
-from app.db.tables import Secret, SecretChunk, SecretState
+from app.db.tables import Secret, SecretChunk
+from app.lifecycle import SecretState
 from app.services import files
 from app.services.secrets import (
     ByLinkKey,

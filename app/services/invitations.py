@@ -18,7 +18,8 @@ from app import crypto
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_invite
 from app.db.engine import write_transaction
-from app.db.tables import GUEST_ROLE, Invitation, InvitationState, Secret, SecretState
+from app.db.tables import GUEST_ROLE, Invitation, Secret
+from app.lifecycle import InvitationState, SecretState
 from app.services import audit, files
 from app.services.audit import AuditAction, ClientInfo
 from app.services.secrets import EXPIRY_CHOICES, ByMasterKeys, RevealedSecret, reveal_secret

@@ -24,7 +24,8 @@ from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
 from app.db.engine import is_postgres, write_transaction
 from app.db.prepared import Prepared
-from app.db.tables import GUEST_ROLE, AuditEvent, Secret, SecretState
+from app.db.tables import GUEST_ROLE, AuditEvent, Secret
+from app.lifecycle import SecretState
 from app.services import audit, files
 from app.services.audit import AuditAction, ClientInfo
 
@@ -101,12 +102,15 @@ class CreatedSecret:
 
 @dataclass(frozen=True)
 class SecretSummary:
+    """What the pages show of a secret: its tombstone columns, never content or keys."""
+
     id: str
-    state: SecretState
+    state: SecretState  # as stored; current_state() counts expiry the sweeper has not marked
     creator_email: str
     recipient: Recipient
     created_at: datetime
     expires_at: datetime
+    closed_at: datetime | None
     views_left: int
     max_views: int
     opened_at: datetime | None
@@ -115,9 +119,10 @@ class SecretSummary:
     format_version: int
     kdf_salt: bytes | None
     encrypted_by: EncryptedBy
-    file_size: int | None = None
+    file_size: int | None = None  # shown as "file, 2.3 MB"; the name is encrypted
     file_viewer: str | None = None
     file_until: datetime | None = None
+    label: str = ""  # the creator's private note: read only for the creator's own pages
 
     @property
     def has_passphrase(self) -> bool:
@@ -135,6 +140,9 @@ class SecretSummary:
         if self.state is SecretState.WAITING and self.expires_at <= now:
             return SecretState.EXPIRED
         return self.state
+
+    def ended_at(self) -> datetime:
+        return self.closed_at or self.expires_at
 
     def may_download(self, viewer: User, now: datetime) -> bool:
         """Inside the window after the view that released the file, for that viewer only."""
@@ -172,7 +180,8 @@ class RevealedSecret:
         return crypto.b64u_encode(self.sealed.ciphertext) if self.sealed else ""
 
 
-_SUMMARY_COLUMNS = (
+# Never the label: the link page must not carry the creator's private note (see OWNER_COLUMNS).
+SUMMARY_COLUMNS = (
     Secret.id,
     Secret.state,
     Secret.creator_email,
@@ -180,6 +189,7 @@ _SUMMARY_COLUMNS = (
     Secret.recipient_group,
     Secret.created_at,
     Secret.expires_at,
+    Secret.closed_at,
     Secret.views_left,
     Secret.max_views,
     Secret.opened_at,
@@ -192,9 +202,10 @@ _SUMMARY_COLUMNS = (
     Secret.file_viewer,
     Secret.file_until,
 )
+OWNER_COLUMNS = (*SUMMARY_COLUMNS, Secret.label)
 
 
-def _summary(row: dict[str, Any]) -> SecretSummary:
+def summary_of(row: dict[str, Any]) -> SecretSummary:
     return SecretSummary(
         id=row["id"],
         state=SecretState(row["state"]),
@@ -202,6 +213,7 @@ def _summary(row: dict[str, Any]) -> SecretSummary:
         recipient=Recipient(email=row["recipient_email"], group=row["recipient_group"]),
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        closed_at=row["closed_at"],
         views_left=row["views_left"],
         max_views=row["max_views"],
         opened_at=row["opened_at"],
@@ -213,12 +225,21 @@ def _summary(row: dict[str, Any]) -> SecretSummary:
         file_size=row["file_size"],
         file_viewer=row["file_viewer"],
         file_until=row["file_until"],
+        label=row.get("label") or "",
     )
 
 
 async def stretch_passphrase(passphrase: str, salt: bytes) -> bytes:
     # PBKDF2 is deliberately slow: it runs in a thread so the event loop keeps serving.
     return await asyncio.to_thread(crypto.stretch_passphrase, passphrase, salt)
+
+
+async def by_link_key(key: bytes | None, passphrase: str, kdf_salt: bytes | None) -> ByLinkKey:
+    """The no-JS opener: the pasted key, with the passphrase stretched when the secret has one."""
+    stretched = None
+    if key is not None and kdf_salt is not None and passphrase:
+        stretched = await stretch_passphrase(passphrase, kdf_salt)
+    return ByLinkKey(key, stretched)
 
 
 @dataclass(frozen=True)
@@ -325,10 +346,10 @@ async def find_secret(secret_id: str) -> SecretSummary | None:
     if not crypto.plausible_id(secret_id):
         return None
     rows = await _FIND.run(Secret._meta.db, secret_id=secret_id)
-    return _summary(rows[0]) if rows else None
+    return summary_of(rows[0]) if rows else None
 
 
-_FIND = Prepared(lambda secret_id: Secret.select(*_SUMMARY_COLUMNS).where(Secret.id == secret_id))
+_FIND = Prepared(lambda secret_id: Secret.select(*SUMMARY_COLUMNS).where(Secret.id == secret_id))
 
 
 async def reveal_secret(
@@ -629,22 +650,26 @@ async def _count_view(view: CountedView, revealed: AuditEvent) -> bool:
     )
 
 
+def tombstone(state: SecretState, now: datetime) -> dict[Any, Any]:
+    """The update that ends a secret early (revoked, expired): content, keys and file gone at
+    once; state and times stay for the creator's list and the audit trail."""
+    return {
+        Secret.state: state.value,
+        Secret.ciphertext: None,
+        Secret.nonce: None,
+        Secret.wrapped_key: None,
+        Secret.closed_at: now,
+        **files.CLOSED_FILE,
+    }
+
+
 async def revoke_secret(*, secret_id: str, user: User, now: datetime, client: ClientInfo) -> bool:
     """Only the creator revokes, and only a waiting secret; returns whether it was revoked."""
     if not crypto.plausible_id(secret_id) or user.email is None:
         return False
     async with write_transaction():
         revoked = await (
-            Secret.update(
-                {
-                    Secret.state: SecretState.REVOKED.value,
-                    Secret.ciphertext: None,
-                    Secret.nonce: None,
-                    Secret.wrapped_key: None,
-                    Secret.closed_at: now,
-                    **files.CLOSED_FILE,
-                }
-            )
+            Secret.update(tombstone(SecretState.REVOKED, now))
             .where(
                 (Secret.id == secret_id)
                 & (Secret.creator_email == user.email)

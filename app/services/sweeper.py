@@ -10,16 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.db.engine import is_postgres, write_transaction
-from app.db.tables import (
-    AuditEvent,
-    Invitation,
-    InvitationState,
-    Secret,
-    SecretChunk,
-    SecretState,
-)
-from app.services import files
-from app.services.audit import SYSTEM, AuditAction, actor_columns
+from app.db.tables import AuditEvent, Invitation, Secret, SecretChunk
+from app.lifecycle import InvitationState, SecretState
+from app.services import audit, files
+from app.services.audit import SYSTEM, AuditAction
+from app.services.secrets import tombstone
 
 logger = logging.getLogger("app.sweeper")
 
@@ -35,16 +30,7 @@ class SweepResult:
 async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
     async with write_transaction():
         expired_secrets = await (
-            Secret.update(
-                {
-                    Secret.state: SecretState.EXPIRED.value,
-                    Secret.ciphertext: None,
-                    Secret.nonce: None,
-                    Secret.wrapped_key: None,
-                    Secret.closed_at: now,
-                    **files.CLOSED_FILE,
-                }
-            )
+            Secret.update(tombstone(SecretState.EXPIRED, now))
             .where((Secret.state == SecretState.WAITING.value) & (Secret.expires_at <= now))
             .returning(Secret.id, Secret.creator_email)
         )
@@ -67,21 +53,19 @@ async def sweep(now: datetime, audit_retention: timedelta) -> SweepResult:
             .returning(Invitation.id, Invitation.creator_email)
         )
         events = [
-            AuditEvent(
+            audit.event(
+                AuditAction.SECRET_EXPIRED,
                 at=now,
-                **actor_columns(SYSTEM),
-                action=AuditAction.SECRET_EXPIRED.value,
-                outcome="ok",
+                actor=SYSTEM,
                 secret_id=row["id"],
                 target=row["creator_email"],
             )
             for row in expired_secrets
         ] + [
-            AuditEvent(
+            audit.event(
+                AuditAction.INVITATION_EXPIRED,
                 at=now,
-                **actor_columns(SYSTEM),
-                action=AuditAction.INVITATION_EXPIRED.value,
-                outcome="ok",
+                actor=SYSTEM,
                 invitation_id=row["id"],
                 target=row["creator_email"],
             )

@@ -13,8 +13,8 @@ from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
@@ -35,12 +35,7 @@ from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
-from app.web.guards import (
-    RoleRequired,
-    SignInRequired,
-    handle_role_required,
-    handle_sign_in_required,
-)
+from app.web.errors import EXCEPTION_HANDLERS
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
@@ -48,7 +43,6 @@ from app.web.middleware import (
     security_headers_hook,
 )
 from app.web.ratelimit import MemoryCounter, RateLimiter, RedisCounter
-from app.web.responses import handle_http_exception, handle_server_error
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
 from app.web.stores import make_redis, make_store
@@ -182,15 +176,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
                 max_body_bytes=MAX_BODY_BYTES,
             )
         ],
+        # request.htmx in handlers (HTMXRequest), instead of reading HX-Request by hand.
+        plugins=[HTMXPlugin()],
         csrf_config=csrf,
         before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,
-        exception_handlers={
-            SignInRequired: handle_sign_in_required,
-            RoleRequired: handle_role_required,
-            HTTPException: handle_http_exception,
-            Exception: handle_server_error,
-        },
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State(state),
         request_max_body_size=MAX_BODY_BYTES,

@@ -3,63 +3,66 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from app import i18n
-from app.db.tables import SecretState
-from app.i18n import _, format_size, ngettext
+from app.i18n import N_, _, format_size, ngettext, translate
+from app.lifecycle import SecretState
 from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind, AuditAction
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
 from app.web.forms import expiry_value
 
-# Lambdas, so each label is translated into the language of the request that shows it.
-_ACTIONS: dict[AuditAction, Callable[[], str]] = {
-    AuditAction.SECRET_CREATED: lambda: _("Created"),
-    AuditAction.SECRET_REVEALED: lambda: _("Opened"),
-    AuditAction.SECRET_REFUSED: lambda: _("Attempt refused"),
-    AuditAction.SECRET_REVOKED: lambda: _("Revoked"),
-    AuditAction.SECRET_EXPIRED: lambda: _("Expired"),
-    AuditAction.SECRET_CREATE_REFUSED: lambda: _("Sharing refused"),
-    AuditAction.INVITATION_CREATED: lambda: _("Invitation created"),
-    AuditAction.INVITATION_OPENED: lambda: _("Invitation opened"),
-    AuditAction.INVITATION_USED: lambda: _("Invitation used"),
-    AuditAction.INVITATION_REVOKED: lambda: _("Invitation revoked"),
-    AuditAction.INVITATION_EXPIRED: lambda: _("Invitation expired"),
-    AuditAction.INVITATION_CREATE_REFUSED: lambda: _("Invitation refused"),
-    AuditAction.SIGNIN: lambda: _("Signed in"),
-    AuditAction.AUDIT_EXPORTED: lambda: _("Audit trail exported"),
+# Plain tables of English words: each is translated when shown, in the request's language.
+_ACTIONS: dict[str, str] = {
+    AuditAction.SECRET_CREATED: N_("Created"),
+    AuditAction.SECRET_REVEALED: N_("Opened"),
+    AuditAction.SECRET_REFUSED: N_("Attempt refused"),
+    AuditAction.SECRET_REVOKED: N_("Revoked"),
+    AuditAction.SECRET_EXPIRED: N_("Expired"),
+    AuditAction.SECRET_CREATE_REFUSED: N_("Sharing refused"),
+    AuditAction.INVITATION_CREATED: N_("Invitation created"),
+    AuditAction.INVITATION_OPENED: N_("Invitation opened"),
+    AuditAction.INVITATION_USED: N_("Invitation used"),
+    AuditAction.INVITATION_REVOKED: N_("Invitation revoked"),
+    AuditAction.INVITATION_EXPIRED: N_("Invitation expired"),
+    AuditAction.INVITATION_CREATE_REFUSED: N_("Invitation refused"),
+    AuditAction.SIGNIN: N_("Signed in"),
+    AuditAction.AUDIT_EXPORTED: N_("Audit trail exported"),
 }
-_REASONS: dict[str, Callable[[], str]] = {
-    "wrong_person": lambda: _("wrong person"),
-    "wrong_key": lambda: _("wrong key"),
-    "last_view": lambda: _("last view"),
-    "cannot_open": lambda: _("cannot be opened"),
+_REASONS: dict[str, str] = {
+    "wrong_person": N_("wrong person"),
+    "wrong_key": N_("wrong key"),
+    "last_view": N_("last view"),
+    "cannot_open": N_("cannot be opened"),
 }
-_STATES: dict[str, Callable[[], str]] = {
-    SecretState.WAITING.value: lambda: _("Waiting"),
-    SecretState.OPENED.value: lambda: _("Opened"),
-    SecretState.EXPIRED.value: lambda: _("Expired"),
-    SecretState.REVOKED.value: lambda: _("Revoked"),
+_STATES: dict[str, str] = {
+    SecretState.WAITING: N_("Waiting"),
+    SecretState.OPENED: N_("Opened"),
+    SecretState.EXPIRED: N_("Expired"),
+    SecretState.REVOKED: N_("Revoked"),
 }
-_EXPIRIES: dict[timedelta, Callable[[], str]] = {
-    timedelta(hours=1): lambda: _("1 hour"),
-    timedelta(days=1): lambda: _("1 day"),
-    timedelta(days=7): lambda: _("7 days"),
+_EXPIRIES: dict[timedelta, str] = {
+    timedelta(hours=1): N_("1 hour"),
+    timedelta(days=1): N_("1 day"),
+    timedelta(days=7): N_("7 days"),
 }
-_OUTCOMES: dict[str, Callable[[], str]] = {
-    "ok": lambda: _("done"),
-    "refused": lambda: _("refused"),
+_OUTCOMES: dict[str, str] = {
+    "ok": N_("done"),
+    "refused": N_("refused"),
 }
 
 KNOWN_ACTIONS: tuple[str, ...] = tuple(action.value for action in AuditAction)
 
 
+def _label(table: dict[str, str], code: str) -> str:
+    # A code the table lacks (an older release's, say) shows as it is.
+    words = table.get(code)
+    return translate(words) if words else code
+
+
 def action_label(code: str) -> str:
-    # Rows hold the plain code; a code no member has (an older release's) shows as it is.
-    label = _ACTIONS.get(AuditAction(code)) if code in KNOWN_ACTIONS else None
-    return label() if label else code
+    return _label(_ACTIONS, code)
 
 
 def reason_label(code: str) -> str:
@@ -67,18 +70,15 @@ def reason_label(code: str) -> str:
     kind, _colon, size = code.partition(":")
     if kind == "file" and size.isdigit():
         return _("file, %(size)s", size=format_size(int(size)))
-    label = _REASONS.get(code)
-    return label() if label else code
+    return _label(_REASONS, code)
 
 
 def state_label(code: str) -> str:
-    label = _STATES.get(code)
-    return label() if label else code
+    return _label(_STATES, code)
 
 
 def outcome_label(code: str) -> str:
-    label = _OUTCOMES.get(code)
-    return label() if label else code
+    return _label(_OUTCOMES, code)
 
 
 def expiry_options() -> tuple[tuple[str, str], ...]:
@@ -94,7 +94,7 @@ def view_limit_options() -> tuple[tuple[int, str], ...]:
 # Every page with a form shows these: worded once per language, not at every render.
 @functools.cache
 def _expiry_options(language: str) -> tuple[tuple[str, str], ...]:
-    return tuple((expiry_value(choice), _EXPIRIES[choice]()) for choice in EXPIRY_CHOICES)
+    return tuple((expiry_value(choice), translate(_EXPIRIES[choice])) for choice in EXPIRY_CHOICES)
 
 
 @functools.cache

@@ -15,13 +15,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app import i18n
 from app.auth.identity import User
 from app.settings import Settings
+from app.web.errors import handle_http_exception
 from app.web.formcheck import checked_form_receive
 from app.web.ratelimit import RateLimiter
-from app.web.responses import (
-    handle_http_exception,
-    too_many_attempts_page,
-    unreadable_request_page,
-)
+from app.web.responses import too_many_attempts_page, unreadable_request_page
 from app.web.sessions import SessionManager
 
 LANGUAGE_COOKIE = "safe_share_lang"

@@ -1,27 +1,24 @@
-"""One URL, two answers: a fragment for htmx, the whole page otherwise; and the error pages."""
+"""One URL, two answers: a fragment for htmx, the whole page otherwise; and the pages that
+several routes share (every refusal a visitor may meet, in their language)."""
 
 from __future__ import annotations
 
-import logging
-import sqlite3
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-import asyncpg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.response import Template
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app import i18n
-from app.i18n import _
-from app.web.clientbody import ClientDisconnected
+from app.i18n import N_, translate
 from app.web.templates import localised_name
-
-logger = logging.getLogger("app.web")
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
-    return request.headers.get("hx-request") == "true"
+    # Handlers get HTMXPlugin's request; a request that middleware built reads the same header.
+    return bool(request.htmx if isinstance(request, HTMXRequest) else HTMXDetails(request))
 
 
 def render(
@@ -58,6 +55,7 @@ def error_page(
     title: str,
     message: str,
     headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> Template:
     return render(
         request,
@@ -67,138 +65,118 @@ def error_page(
         headers=headers,
         title=title,
         message=message,
+        **context,
     )
 
 
-def unavailable_page(request: Request[Any, Any, Any]) -> Template:
-    # Unknown, used, expired and revoked all answer exactly this.
-    return error_page(
-        request,
-        404,
-        _("This secret is not available"),
-        _(
-            "The link is wrong, or the secret was already opened, has expired or was revoked. "
-            "Ask the person who sent it to share it again."
-        ),
-    )
+def safe_next(path: str | None) -> str:
+    """Only same-site paths: an open redirect would hand our sign-in to someone else's page."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    if any(ord(ch) < 33 for ch in path) or len(path) > 200:
+        return "/"
+    return path
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code
-    if isinstance(exc, ClientDisconnected):
-        # Nobody is left to answer; not an error of ours, so no error in the log either.
-        logger.info("client disconnected mid-request on %s", request.scope["path"].split("/")[1])
-        return Response(content=b"", status_code=status)
-    if isinstance(exc, NotFoundException) or status == 404:
-        return error_page(request, 404, _("Page not found"), _("There is nothing at this address."))
-    if status == 403:
-        # Litestar's CSRF refusal lands here too.
-        return error_page(
-            request,
-            403,
-            _("Not allowed"),
-            _("This request was refused. Reload the page and try again."),
-        )
-    if status == 413:
-        return error_page(
-            request,
-            413,
-            _("Too much data"),
-            _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
-        )
-    if status == 408:
-        return error_page(
-            request,
-            408,
-            _("This took too long"),
-            _("What you sent did not arrive in time. Nothing was stored. Please try again."),
-        )
-    if status == 429:
-        return too_many_attempts_page(request, int((exc.headers or {}).get("retry-after", "60")))
-    if status == 405:
-        return error_page(request, 405, _("Not allowed"), _("This address does not accept that."))
-    if status >= 500:
-        return handle_server_error(request, exc)
-    return error_page(
-        request, status, _("Bad request"), _("Safe Share could not understand this request.")
-    )
+def sign_in_required(request: Request[Any, Any, Any], next_path: str) -> Response[Any]:
+    if is_htmx(request):
+        # A fragment would put a whole page into the form: htmx loads the page instead.
+        # Quoted: the path's parameters come from the URL, and a header must stay one line.
+        location = quote(next_path, safe="/", errors="replace")
+        return Response(content=b"", status_code=401, headers={"HX-Redirect": location})
+    return render(request, "sign_in_required.html", status_code=401, next_path=next_path)
 
 
-def unreadable_request_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        400,
-        _("Bad request"),
-        _(
-            "What was sent could not be read (it is not valid text). Nothing was stored. "
-            "Go back, check what you typed or pasted, and try again."
-        ),
-    )
+@dataclass(frozen=True)
+class ErrorPage:
+    """A page that says no: its status and its words in English (marked for the catalogues),
+    put into the visitor's language each time it is shown."""
+
+    status: int
+    title: str
+    message: str
+    retry_after: int | None = None  # seconds, for a refusal that passes (503, 429)
+
+    def __call__(
+        self,
+        request: Request[Any, Any, Any],
+        retry_after: int | None = None,
+        **context: Any,
+    ) -> Template:
+        title, message = translate(self.title), translate(self.message)
+        seconds = retry_after or self.retry_after
+        headers = {"retry-after": str(seconds)} if seconds else None
+        return error_page(request, self.status, title, message, headers, **context)
+
+
+_NOT_FOR_YOU = ErrorPage(
+    403,
+    N_("This secret is meant for someone else"),
+    N_(
+        "You are signed in, but not as the person or team this secret was shared with. "
+        "If it should be for you, sign out and sign in with the right account."
+    ),
+)
+# Unknown, used, expired and revoked all answer exactly this.
+unavailable_page = ErrorPage(
+    404,
+    N_("This secret is not available"),
+    N_(
+        "The link is wrong, or the secret was already opened, has expired or was revoked. "
+        "Ask the person who sent it to share it again."
+    ),
+)
+cannot_open_page = ErrorPage(
+    422,
+    N_("This secret cannot be opened"),
+    N_(
+        "Its stored encrypted data is damaged or in a format this version of Safe Share "
+        "does not know. It was not counted as opened. Ask the person who sent it to share "
+        "it again."
+    ),
+)
+# Also what another person's secret answers on its creator's pages: like an unknown one.
+not_found_page = ErrorPage(404, N_("Page not found"), N_("There is nothing at this address."))
+bad_page_link = ErrorPage(
+    400,
+    N_("This page link is not valid"),
+    N_("Go back to the first page and follow the links from there."),
+)
+bad_request_page = ErrorPage(
+    400, N_("Bad request"), N_("Safe Share could not understand this request.")
+)
+unreadable_request_page = ErrorPage(
+    400,
+    N_("Bad request"),
+    N_(
+        "What was sent could not be read (it is not valid text). Nothing was stored. "
+        "Go back, check what you typed or pasted, and try again."
+    ),
+)
+# A CSRF refusal, whether Litestar's middleware or the streamed form reader found it.
+request_refused_page = ErrorPage(
+    403, N_("Not allowed"), N_("This request was refused. Reload the page and try again.")
+)
+too_much_data_page = ErrorPage(
+    413,
+    N_("Too much data"),
+    N_("What you sent is larger than Safe Share accepts. Shorten it and try again."),
+)
+_TOO_MANY_ATTEMPTS = ErrorPage(
+    429, N_("Too many attempts"), N_("Please wait a moment before you try again.")
+)
+service_unavailable_page = ErrorPage(
+    503,
+    N_("Safe Share is briefly unavailable"),
+    N_("Nothing was shared or opened. Please try again in a minute."),
+    retry_after=30,
+)
+
+
+def not_for_you(request: Request[Any, Any, Any], back_to: str) -> Template:
+    # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
+    return _NOT_FOR_YOU(request, switch_account_to=back_to)
 
 
 def too_many_attempts_page(request: Request[Any, Any, Any], retry_after: int) -> Template:
-    return error_page(
-        request,
-        429,
-        _("Too many attempts"),
-        _("Please wait a moment before you try again."),
-        headers={"retry-after": str(retry_after)},
-    )
-
-
-def service_unavailable_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        503,
-        _("Safe Share is briefly unavailable"),
-        _("Nothing was shared or opened. Please try again in a minute."),
-        headers={"retry-after": "30"},
-    )
-
-
-def is_outage(exc: BaseException) -> bool:
-    """The database (or another service) is unreachable: a 503 to retry, not a 500 to debug."""
-    if isinstance(exc, OSError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        return "locked" in str(exc) or "unable to open" in str(exc)
-    return isinstance(
-        exc,
-        asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.InternalClientError  # a connection cut mid-query
-        | asyncpg.exceptions.OperatorInterventionError
-        | asyncpg.exceptions.ObjectNotInPrerequisiteStateError
-        | asyncpg.exceptions.InsufficientResourcesError,
-    )
-
-
-def handle_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if is_outage(exc):
-        logger.warning(
-            "service unavailable: %s on %s %s",
-            type(exc).__name__,
-            request.method,
-            request.scope["path"].split("/")[1],
-        )
-        return service_unavailable_page(request)
-    if isinstance(exc, asyncpg.DataError):
-        # Input the database cannot hold (a NUL byte, say) that validation let through:
-        # still the client's input, so a 400, and the transaction was rolled back.
-        logger.warning("refused %s on %s", type(exc).__name__, request.scope["path"].split("/")[1])
-        return error_page(
-            request, 400, _("Bad request"), _("Safe Share could not understand this request.")
-        )
-    # Log the type and place only: exception messages could carry request data.
-    logger.error(
-        "unhandled %s on %s %s",
-        type(exc).__name__,
-        request.method,
-        request.scope["path"].split("/")[1],
-    )
-    return error_page(
-        request,
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        _("Something went wrong"),
-        _("Safe Share could not finish this request. Nothing was shared or opened. Try again."),
-    )
+    return _TOO_MANY_ATTEMPTS(request, retry_after)

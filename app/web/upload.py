@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from hmac import compare_digest
@@ -20,15 +21,11 @@ from urllib.parse import parse_qsl
 from litestar import Request
 from litestar.exceptions import ClientException, InternalServerException
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
-from litestar.response import Template
 from litestar.utils.scope.state import ScopeState
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from app import crypto
-from app.i18n import _, format_size
 from app.services import files
-from app.settings import Settings
-from app.web.responses import error_page, unreadable_request_page
 
 MAX_FIELDS_BYTES = 160_000  # the text fields: as much as the app accepts for any form
 FILE_FIELD = "file"  # plaintext (JavaScript off): sealed here as it arrives
@@ -248,16 +245,23 @@ async def _read_multipart(
     return await reader.finish()
 
 
-async def read_secret_form(
-    request: Request[Any, Any, Any],
-    *,
-    max_fields_bytes: int,
-    max_file_bytes: int,
-    make_keys: MakeKeys,
-) -> ReceivedForm:
+@asynccontextmanager
+async def secret_form(
+    request: Request[Any, Any, Any], *, max_file_bytes: int, make_keys: MakeKeys
+) -> AsyncIterator[ReceivedForm]:
     """The submitted fields, and the file spooled (sealed with the keys `make_keys` gives for
-    the fields that came before it, or as the browser sealed it). The caller closes the
-    result. Raises FormRefused; on it nothing was kept."""
+    the fields that came before it, or as the browser sealed it) until the block ends.
+    Raises FormRefused (app.web.errors answers it); on it nothing was kept."""
+    received = await _read_form(request, max_file_bytes, make_keys)
+    try:
+        yield received
+    finally:
+        received.close()
+
+
+async def _read_form(
+    request: Request[Any, Any, Any], max_file_bytes: int, make_keys: MakeKeys
+) -> ReceivedForm:
     media_type, options = parse_options_header(request.headers.get("content-type", ""))
     # No content type at all: a form without fields (as clients send an empty one).
     if media_type in ("application/x-www-form-urlencoded", ""):
@@ -265,7 +269,7 @@ async def read_secret_form(
         try:
             async for chunk in request.stream():
                 body += chunk
-                if len(body) > max_fields_bytes:
+                if len(body) > MAX_FIELDS_BYTES:
                     raise FormRefused(Refusal.TOO_LARGE)
         except InternalServerException:
             raise FormRefused(Refusal.CUT_OFF) from None
@@ -281,7 +285,7 @@ async def read_secret_form(
     boundary = options.get("boundary", "")
     if media_type != "multipart/form-data" or not boundary:
         raise FormRefused(Refusal.UNSUPPORTED)
-    reader = _Reader(request, max_fields_bytes, max_file_bytes, make_keys)
+    reader = _Reader(request, MAX_FIELDS_BYTES, max_file_bytes, make_keys)
     try:
         return await _read_multipart(request, boundary, reader)
     except files.UploadTooLarge:
@@ -291,40 +295,3 @@ async def read_secret_form(
     except BaseException:
         reader.close()
         raise
-
-
-def upload_refused_page(
-    request: Request[Any, Any, Any], refusal: Refusal, settings: Settings
-) -> Template:
-    if refusal is Refusal.CSRF:
-        return error_page(
-            request,
-            403,
-            _("Not allowed"),
-            _("This request was refused. Reload the page and try again."),
-        )
-    if refusal is Refusal.TOO_LARGE:
-        return error_page(
-            request,
-            413,
-            _("Too much data"),
-            _("What you sent is larger than Safe Share accepts. Shorten it and try again."),
-        )
-    if refusal is Refusal.FILE_TOO_LARGE:
-        return error_page(
-            request,
-            413,
-            _("The file is too large"),
-            _(
-                "Files can be at most %(limit)s. Nothing was stored. Go back and choose a smaller file.",
-                limit=format_size(settings.max_file_bytes),
-            ),
-        )
-    if refusal is Refusal.CUT_OFF:
-        return error_page(
-            request,
-            400,
-            _("The upload was cut off"),
-            _("Not everything arrived, so nothing was stored. Go back and try again."),
-        )
-    return unreadable_request_page(request)

@@ -18,10 +18,10 @@ from litestar.response import Stream, Template
 from app import crypto, i18n
 from app.auth.identity import User
 from app.i18n import _
-from app.services import audit, dashboard
-from app.services.audit import AuditAction, ClientInfo
-from app.services.dashboard import AuditFilter, TrailEvent
-from app.web.controllers.dashboard import bad_page_link
+from app.services import audit
+from app.services.audit import AuditAction, ClientInfo, TrailEvent
+from app.services.audit_search import EXPORT_BATCH, AuditFilter, export_audit, search_audit
+from app.services.paging import Cursor
 from app.web.guards import SIGN_IN_NEXT, requires_auditor
 from app.web.labels import KNOWN_ACTIONS
 from app.web.responses import error_page, render
@@ -124,6 +124,8 @@ def query_string(typed: dict[str, str]) -> str:
 
 
 class AuditController(Controller):
+    """A page link this app did not make (BadCursor) answers app.web.errors' page."""
+
     guards = (requires_auditor,)
     opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/audit"}
 
@@ -151,22 +153,9 @@ class AuditController(Controller):
             "first_page": not after,
         }
         if search.errors:
-            return render(
-                request,
-                "audit.html",
-                "fragments/audit_results.html",
-                status_code=400,
-                listing=None,
-                **context,
-            )
-        try:
-            cursor = dashboard.Cursor.decode(after) if after else None
-            page = await dashboard.search_audit(search, cursor)
-        except dashboard.BadCursor:
-            return bad_page_link(request)
-        return render(
-            request, "audit.html", "fragments/audit_results.html", listing=page, **context
-        )
+            return render(request, "audit.html", status_code=400, listing=None, **context)
+        page = await search_audit(search, Cursor.decode(after) if after else None)
+        return render(request, "audit.html", listing=page, **context)
 
     @get("/audit.csv")
     async def export(
@@ -188,7 +177,7 @@ class AuditController(Controller):
             return error_page(request, 400, _("Bad request"), " ".join(search.errors.values()))
         # The first batch is read before anything is sent or recorded: if it fails, the
         # answer is a proper error page, and no export is on the trail that never happened.
-        first_page = await dashboard.search_audit(search, None, dashboard.EXPORT_BATCH)
+        first_page = await search_audit(search, None, EXPORT_BATCH)
         # Who took a copy of the trail, and of which part, is itself part of the trail.
         await audit.record(
             AuditAction.AUDIT_EXPORTED,
@@ -202,9 +191,9 @@ class AuditController(Controller):
         async def body() -> AsyncIterator[str]:
             yield csv_lines_header()
             batch: list[TrailEvent] = []
-            async for event in dashboard.export_audit(search, first_page):
+            async for event in export_audit(search, first_page):
                 batch.append(event)
-                if len(batch) >= dashboard.EXPORT_BATCH:
+                if len(batch) >= EXPORT_BATCH:
                     yield csv_lines(batch)
                     batch = []
             yield csv_lines(batch)

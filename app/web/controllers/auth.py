@@ -16,10 +16,10 @@ from litestar.response import Redirect, Template
 
 from app.auth.identity import user_from_claims
 from app.auth.oidc import OidcClient, ProviderUnreachable, SignInError
-from app.i18n import _
+from app.i18n import N_, _
 from app.services.audit import ANONYMOUS, AuditAction, ClientInfo, record
 from app.settings import Settings
-from app.web.responses import error_page
+from app.web.responses import ErrorPage, error_page, safe_next
 from app.web.sessions import Session, SessionManager
 from app.web.stores import StoreUnavailable
 
@@ -52,26 +52,25 @@ REAUTH_COOKIE = "safe_share_reauth"
 REAUTH_SECONDS = 30 * 86400
 
 
-def provider_unreachable_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        503,
-        _("Sign-in is unavailable"),
-        _("The Prowise Account service cannot be reached right now. Try again in a minute."),
-        headers={"Retry-After": "60"},
-    )
+provider_unreachable_page = ErrorPage(
+    503,
+    N_("Sign-in is unavailable"),
+    N_("The Prowise Account service cannot be reached right now. Try again in a minute."),
+    retry_after=60,
+)
+# Redis would bring the session back: say so rather than pretend.
+sign_out_unfinished = ErrorPage(
+    503,
+    N_("Sign-out did not finish"),
+    N_(
+        "Safe Share could not confirm your sign-out with its session store, so you may still "
+        "be signed in. Try signing out again in a minute."
+    ),
+    retry_after=30,
+)
 
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def safe_next(path: str | None) -> str:
-    """Only same-site paths: an open redirect would hand our sign-in to someone else's page."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return "/"
-    if any(ord(ch) < 33 for ch in path) or len(path) > 200:
-        return "/"
-    return path
 
 
 def _cookie(settings: Settings, key: str, value: str, max_age: int, path: str = "/") -> Cookie:
@@ -213,7 +212,6 @@ class AuthController(Controller):
             try:
                 await sessions.sign_out(session.id)
             except StoreUnavailable:
-                # Redis would bring the session back: say so rather than pretend.
                 return sign_out_unfinished(request)
             if not isinstance(back_to, str):
                 target = await oidc.end_session_url(session.id_token, f"{settings.base_url}/")
@@ -227,16 +225,3 @@ class AuthController(Controller):
             # The provider's own session may live on: make the next sign-in ask for a password.
             cookies.append(_cookie(settings, REAUTH_COOKIE, "1", REAUTH_SECONDS, "/auth"))
         return Redirect(target or "/", status_code=303, cookies=cookies)
-
-
-def sign_out_unfinished(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        503,
-        _("Sign-out did not finish"),
-        _(
-            "Safe Share could not confirm your sign-out with its session store, so you may still "
-            "be signed in. Try signing out again in a minute."
-        ),
-        headers={"retry-after": "30"},
-    )

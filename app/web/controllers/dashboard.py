@@ -1,41 +1,42 @@
-"""The creator's pages: "My secrets" (paginated) and the trail of one secret."""
+"""The creator's pages: "My secrets" (paginated), the trail of one secret, and revoking."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from app.auth.identity import User
-from app.i18n import _
-from app.services import dashboard
+from app.services import dashboard, secrets
+from app.services.audit import ClientInfo
+from app.services.paging import Cursor
 from app.web.guards import SIGN_IN_NEXT, requires_signed_in
-from app.web.responses import error_page, is_htmx, render
+from app.web.responses import not_found_page, render, unavailable_page
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def bad_page_link(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        400,
-        _("This page link is not valid"),
-        _("Go back to the first page and follow the links from there."),
-    )
-
-
-def not_found(request: Request[Any, Any, Any]) -> Template:
-    # Another person's secret answers exactly like an unknown one.
-    return error_page(request, 404, _("Page not found"), _("There is nothing at this address."))
+def _row(request: HTMXRequest, secret: secrets.SecretSummary, now: datetime) -> Template | Redirect:
+    """One row of "My secrets": htmx swaps it in place, a plain request goes back to the list."""
+    if not request.htmx:
+        return Redirect(f"/dashboard#secret-{secret.id}", status_code=303)
+    context = {"secret": secret, "now": now, "swapped": True}
+    return Template("fragments/dashboard_row.html", context=context)
 
 
 class DashboardController(Controller):
-    path = "/dashboard"
+    """A page link this app did not make (BadCursor) answers app.web.errors' page."""
+
     guards = (requires_signed_in,)
     opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/dashboard"}
 
-    @get("/")
+    @get("/dashboard")
     async def my_secrets(
         self,
         request: Request[Any, Any, Any],
@@ -43,22 +44,12 @@ class DashboardController(Controller):
         now: datetime,
         after: str | None = None,
     ) -> Template:
-        try:
-            cursor = dashboard.Cursor.decode(after) if after else None
-        except dashboard.BadCursor:
-            return bad_page_link(request)
-        page = await dashboard.list_my_secrets(user, cursor)
-        return render(
-            request,
-            "dashboard.html",
-            "fragments/dashboard_list.html",
-            listing=page,
-            now=now,
-            first_page=cursor is None,
-        )
+        page = await dashboard.list_my_secrets(user, Cursor.decode(after) if after else None)
+        return render(request, "dashboard.html", listing=page, now=now, first_page=not after)
 
     @get(
-        "/secrets/{secret_id:str}/trail", opt={SIGN_IN_NEXT: "/dashboard/secrets/{secret_id}/trail"}
+        "/dashboard/secrets/{secret_id:str}/trail",
+        opt={SIGN_IN_NEXT: "/dashboard/secrets/{secret_id}/trail"},
     )
     async def trail(
         self,
@@ -69,18 +60,11 @@ class DashboardController(Controller):
     ) -> Template:
         found = await dashboard.secret_trail(user, secret_id)
         if found is None:
-            return not_found(request)
+            return not_found_page(request)
         secret, events = found
-        return render(
-            request,
-            "trail.html",
-            "fragments/trail_events.html",
-            secret=secret,
-            events=events,
-            now=now,
-        )
+        return render(request, "trail.html", secret=secret, events=events, now=now)
 
-    @get("/secrets/{secret_id:str}/revoke")
+    @get("/dashboard/secrets/{secret_id:str}/revoke")
     async def confirm_revoke(
         self,
         request: Request[Any, Any, Any],
@@ -91,7 +75,7 @@ class DashboardController(Controller):
         """Asks before revoking; changes nothing (the POST to /s/<id>/revoke does)."""
         secret = await dashboard.find_my_secret(user, secret_id)
         if secret is None:
-            return not_found(request)
+            return not_found_page(request)
         return render(
             request,
             "revoke_confirm.html",
@@ -101,25 +85,37 @@ class DashboardController(Controller):
             confirming=True,
         )
 
-    @get("/secrets/{secret_id:str}")
+    @get("/dashboard/secrets/{secret_id:str}")
     async def row(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         secret_id: str,
         user: User,
         now: datetime,
     ) -> Template | Redirect:
         """One row of "My secrets" for htmx ("No, keep it"); the list itself otherwise."""
         secret = await dashboard.find_my_secret(user, secret_id)
-        if secret is None:
-            return not_found(request)
-        if not is_htmx(request):
-            return Redirect(f"/dashboard#secret-{secret_id}", status_code=303)
-        return render(
-            request,
-            "dashboard.html",
-            "fragments/dashboard_row.html",
-            secret=secret,
-            now=now,
-            swapped=True,
+        return not_found_page(request) if secret is None else _row(request, secret, now)
+
+    @post("/s/{secret_id:str}/revoke", status_code=200, opt={SIGN_IN_NEXT: "/s/{secret_id}"})
+    async def revoke(
+        self,
+        request: HTMXRequest,
+        secret_id: str,
+        data: Form,
+        user: User,
+        now: datetime,
+        client: ClientInfo,
+    ) -> Template | Redirect:
+        revoked = await secrets.revoke_secret(
+            secret_id=secret_id, user=user, now=now, client=client
         )
+        if data.get("view") == "dashboard":
+            # Already opened or expired meanwhile: the row shows its real state instead.
+            secret = await dashboard.find_my_secret(user, secret_id)
+            # Not the creator's: the same answer as for an unknown link, and nothing changed.
+            return unavailable_page(request) if secret is None else _row(request, secret, now)
+        if not revoked:
+            return unavailable_page(request)
+        summary = await secrets.find_secret(secret_id)
+        return render(request, "secret_status.html", secret=summary, now=now)

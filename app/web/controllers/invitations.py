@@ -13,29 +13,22 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from app import crypto
 from app.auth.identity import User
 from app.auth.rules import may_invite
-from app.i18n import _
+from app.i18n import N_
 from app.services import downloads, invitations
 from app.services.audit import AuditAction, ClientInfo, record
-from app.services.secrets import ByMasterKeys, CannotOpen, NotForYou, SecretUnavailable
+from app.services.secrets import ByMasterKeys
 from app.settings import Settings
-from app.web.controllers.secrets import cannot_open_page, not_for_you
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
 from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
-from app.web.responses import error_page, is_htmx, render, unavailable_page
-from app.web.upload import (
-    MAX_FIELDS_BYTES,
-    FormRefused,
-    ReceivedForm,
-    Refusal,
-    read_secret_form,
-    upload_refused_page,
-)
+from app.web.responses import ErrorPage, render
+from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 INVITATIONS_PATH = "/invitations"
@@ -45,17 +38,15 @@ def invitation_link(settings: Settings, token: str) -> str:
     return f"{settings.base_url}/i/{token}"
 
 
-def invitation_unavailable(request: Request[Any, Any, Any]) -> Template:
-    # Used, expired, revoked and unknown all answer exactly this.
-    return error_page(
-        request,
-        404,
-        _("This invitation is not available"),
-        _(
-            "This invitation has been used or has expired. "
-            "Ask the person who invited you for a new link."
-        ),
-    )
+# Used, expired, revoked and unknown all answer exactly this.
+invitation_unavailable = ErrorPage(
+    404,
+    N_("This invitation is not available"),
+    N_(
+        "This invitation has been used or has expired. "
+        "Ask the person who invited you for a new link."
+    ),
+)
 
 
 async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str, Any]:
@@ -68,6 +59,9 @@ async def _page_context(user: User, now: datetime, form: FormResult) -> dict[str
 
 
 class InvitationController(Controller):
+    """SecretUnavailable, NotForYou and CannotOpen from the services, and FormRefused from a
+    streamed form, answer with the same pages on every route (app.web.errors)."""
+
     opt: Mapping[str, Any] = {SIGN_IN_NEXT: INVITATIONS_PATH}
 
     @get(INVITATIONS_PATH, guards=[requires_staff])
@@ -80,7 +74,7 @@ class InvitationController(Controller):
     @post(INVITATIONS_PATH, status_code=200, guards=[requires_signed_in])
     async def create(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         data: Form,
         user: User,
         settings: Settings,
@@ -119,7 +113,7 @@ class InvitationController(Controller):
             created=created,
             label=form.label,
             # htmx swaps the form only; the list below it is refreshed out of band.
-            oob=is_htmx(request),
+            oob=bool(request.htmx),
             open_invitations=await invitations.list_open_invitations(user, now),
         )
 
@@ -181,23 +175,14 @@ class InvitationController(Controller):
         async def guest_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
             return crypto.derive_keys(link_key)
 
-        try:
-            received = await read_secret_form(
-                request,
-                max_fields_bytes=MAX_FIELDS_BYTES,
-                max_file_bytes=settings.max_file_bytes,
-                make_keys=guest_keys,
-            )
-        except FormRefused as refused:
-            return upload_refused_page(request, refused.refusal, settings)
-        try:
+        async with secret_form(
+            request, max_file_bytes=settings.max_file_bytes, make_keys=guest_keys
+        ) as received:
             if received.file is not None and "ciphertext" in received.fields:
-                return upload_refused_page(request, Refusal.UNREADABLE, settings)
+                raise FormRefused(Refusal.UNREADABLE)
             return await self._guest_submit(
                 request, token, received, link_key, settings, now, client
             )
-        finally:
-            received.close()
 
     async def _guest_submit(
         self,
@@ -243,7 +228,7 @@ class InvitationController(Controller):
     @post("/received/{secret_id:str}/reveal", status_code=200, guards=[requires_signed_in])
     async def reveal_received(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         secret_id: str,
         user: User,
         settings: Settings,
@@ -251,21 +236,14 @@ class InvitationController(Controller):
         client: ClientInfo,
     ) -> Template | Response[Any]:
         # Anyone signed in reaches the service, so a customer's or colleague's try is audited.
-        try:
-            revealed = await invitations.reveal_guest_secret(
-                secret_id=secret_id,
-                viewer=user,
-                now=now,
-                master_keys=settings.secret_keys,
-                client=client,
-            )
-        except SecretUnavailable:
-            return unavailable_page(request)
-        except NotForYou:
-            return not_for_you(request, INVITATIONS_PATH)
-        except CannotOpen:
-            return cannot_open_page(request)
-        if revealed.file is not None and not revealed.content and not is_htmx(request):
+        revealed = await invitations.reveal_guest_secret(
+            secret_id=secret_id,
+            viewer=user,
+            now=now,
+            master_keys=settings.secret_keys,
+            client=client,
+        )
+        if revealed.file is not None and not revealed.content and not request.htmx:
             # JavaScript off and only a file: the reveal answers with the file itself.
             return file_attachment(downloads.from_reveal(secret_id, revealed.file))
         return render(
@@ -289,14 +267,11 @@ class InvitationController(Controller):
     ) -> Response[Any]:
         """A guest's file, inside the window after its reveal, opened with the wrapped key."""
         ticket = data.get("ticket")
-        try:
-            download = await downloads.open_download(
-                secret_id=secret_id,
-                viewer=user,
-                now=now,
-                ticket=ticket if isinstance(ticket, str) and ticket else None,
-                opener=ByMasterKeys(settings.secret_keys),
-            )
-        except SecretUnavailable:
-            return unavailable_page(request)
+        download = await downloads.open_download(
+            secret_id=secret_id,
+            viewer=user,
+            now=now,
+            ticket=ticket if isinstance(ticket, str) and ticket else None,
+            opener=ByMasterKeys(settings.secret_keys),
+        )
         return file_attachment(download)

@@ -12,10 +12,9 @@ from litestar.response import Redirect, Template
 
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.controllers.auth import safe_next
 from app.web.forms import FormResult
 from app.web.middleware import LANGUAGE_COOKIE
-from app.web.responses import render
+from app.web.responses import render, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 

@@ -1,4 +1,5 @@
-"""HTTP for secrets: create, the link page (GET changes nothing), reveal in place, revoke."""
+"""HTTP for secrets: create, the link page (GET changes nothing), reveal in place; revoking is
+on the creator's own pages (controllers/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -15,22 +16,15 @@ from app import crypto
 from app.auth.identity import User
 from app.auth.rules import NotAllowed, may_open
 from app.i18n import _
-from app.services import dashboard, downloads, secrets
+from app.services import downloads, secrets
 from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
 from app.web.dependencies import provide_client, provide_now, provide_settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
 from app.web.guards import SIGN_IN_NEXT, requires_signed_in
-from app.web.responses import error_page, is_htmx, render, unavailable_page
-from app.web.upload import (
-    MAX_FIELDS_BYTES,
-    FormRefused,
-    ReceivedForm,
-    Refusal,
-    read_secret_form,
-    upload_refused_page,
-)
+from app.web.responses import error_page, not_for_you, render, unavailable_page
+from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
 # A non-recipient reloading a link is audited once per hour, not once per reload.
 REPEAT_COALESCE = timedelta(hours=1)
@@ -42,6 +36,9 @@ def secret_link(settings: Settings, secret_id: str) -> str:
 
 
 class SecretController(Controller):
+    """SecretUnavailable, NotForYou and CannotOpen from the services, and FormRefused from a
+    streamed form, answer with the same pages on every route (app.web.errors)."""
+
     guards = (requires_signed_in,)
     opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/s/{secret_id}"}
 
@@ -68,24 +65,15 @@ class SecretController(Controller):
             made.append(await secrets.make_server_keys(fields.get("passphrase", "")))
             return made[0].keys
 
-        try:
-            received = await read_secret_form(
-                request,
-                max_fields_bytes=MAX_FIELDS_BYTES,
-                max_file_bytes=settings.max_file_bytes,
-                make_keys=server_keys,
-            )
-        except FormRefused as refused:
-            return upload_refused_page(request, refused.refusal, settings)
-        try:
+        async with secret_form(
+            request, max_file_bytes=settings.max_file_bytes, make_keys=server_keys
+        ) as received:
             if ("ciphertext" in received.fields) == bool(made) and received.file is not None:
                 # Text and file sealed under different keys (one by the browser, one here).
-                return upload_refused_page(request, Refusal.UNREADABLE, settings)
+                raise FormRefused(Refusal.UNREADABLE)
             return await self._create(
                 request, received, made[0] if made else None, user, settings, now, client
             )
-        finally:
-            received.close()
 
     async def _create(
         self,
@@ -217,20 +205,11 @@ class SecretController(Controller):
         if form.by_proof:
             opener = secrets.ByProof(form.proof)
         else:
-            stretched = None
-            if form.link_key is not None and form.kdf_salt is not None and form.passphrase:
-                stretched = await secrets.stretch_passphrase(form.passphrase, form.kdf_salt)
-            opener = secrets.ByLinkKey(form.link_key, stretched)
+            opener = await secrets.by_link_key(form.link_key, form.passphrase, form.kdf_salt)
         try:
             revealed = await secrets.reveal_secret(
                 secret_id=secret_id, opener=opener, viewer=user, now=now, client=client
             )
-        except secrets.SecretUnavailable:
-            return unavailable_page(request)
-        except secrets.NotForYou:
-            return not_for_you(request, f"/s/{secret_id}")
-        except secrets.CannotOpen:
-            return cannot_open_page(request)
         except secrets.WrongKey:
             return await _reveal_form_again(request, secret_id, now, wrong_key=True)
         file = revealed.file
@@ -251,7 +230,6 @@ class SecretController(Controller):
     @post("/s/{secret_id:str}/file", status_code=200)
     async def download(
         self,
-        request: Request[Any, Any, Any],
         secret_id: str,
         data: Form,
         user: User,
@@ -264,44 +242,16 @@ class SecretController(Controller):
         opener: secrets.ByLinkKey | None = None
         if not sealed:
             form = parse_reveal_form(data)
-            stretched = None
             salt = await downloads.kdf_salt(secret_id)
-            if form.link_key is not None and salt is not None and form.passphrase:
-                stretched = await secrets.stretch_passphrase(form.passphrase, salt)
-            opener = secrets.ByLinkKey(form.link_key, stretched)
-        try:
-            download = await downloads.open_download(
-                secret_id=secret_id,
-                viewer=user,
-                now=now,
-                ticket=ticket if isinstance(ticket, str) and ticket else None,
-                opener=opener,
-            )
-        except secrets.SecretUnavailable:
-            return unavailable_page(request)
+            opener = await secrets.by_link_key(form.link_key, form.passphrase, salt)
+        download = await downloads.open_download(
+            secret_id=secret_id,
+            viewer=user,
+            now=now,
+            ticket=ticket if isinstance(ticket, str) and ticket else None,
+            opener=opener,
+        )
         return sealed_stream(download) if sealed else file_attachment(download)
-
-    @post("/s/{secret_id:str}/revoke", status_code=200)
-    async def revoke(
-        self,
-        request: Request[Any, Any, Any],
-        secret_id: str,
-        data: Form,
-        user: User,
-        now: datetime,
-        client: ClientInfo,
-    ) -> Template | Redirect:
-        revoked = await secrets.revoke_secret(
-            secret_id=secret_id, user=user, now=now, client=client
-        )
-        if data.get("view") == "dashboard":
-            return await _dashboard_row(request, secret_id, user, now)
-        if not revoked:
-            return unavailable_page(request)
-        summary = await secrets.find_secret(secret_id)
-        return render(
-            request, "secret_status.html", "fragments/secret_state.html", secret=summary, now=now
-        )
 
 
 async def _reveal_form_again(
@@ -336,55 +286,5 @@ async def _reveal_form_again(
     )
 
 
-def cannot_open_page(request: Request[Any, Any, Any]) -> Template:
-    return error_page(
-        request,
-        422,
-        _("This secret cannot be opened"),
-        _(
-            "Its stored encrypted data is damaged or in a format this version of Safe Share "
-            "does not know. It was not counted as opened. Ask the person who sent it to share "
-            "it again."
-        ),
-    )
-
-
 def is_recipient(user: User, summary: secrets.SecretSummary) -> bool:
     return may_open(user, summary.recipient.email, summary.recipient.group)
-
-
-async def _dashboard_row(
-    request: Request[Any, Any, Any], secret_id: str, user: User, now: datetime
-) -> Template | Redirect:
-    """From "My secrets": htmx swaps the row in place, a plain form goes back to the list."""
-    secret = await dashboard.find_my_secret(user, secret_id)
-    if secret is None:
-        # Not the creator's: the same answer as for an unknown link, and nothing changed.
-        return unavailable_page(request)
-    if not is_htmx(request):
-        return Redirect(f"/dashboard#secret-{secret_id}", status_code=303)
-    # Already opened or expired meanwhile: the row shows its real state instead.
-    return render(
-        request,
-        "dashboard.html",
-        "fragments/dashboard_row.html",
-        secret=secret,
-        now=now,
-        swapped=True,
-    )
-
-
-def not_for_you(request: Request[Any, Any, Any], back_to: str) -> Template:
-    return render(
-        request,
-        "error.html",
-        "fragments/message.html",
-        status_code=403,
-        title=_("This secret is meant for someone else"),
-        message=_(
-            "You are signed in, but not as the person or team this secret was shared with. "
-            "If it should be for you, sign out and sign in with the right account."
-        ),
-        # Signs out, then in again, back here (a link's key waits in the tab's sessionStorage).
-        switch_account_to=back_to,
-    )
