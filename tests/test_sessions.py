@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
@@ -132,3 +133,24 @@ def test_a_read_that_began_before_a_sign_out_does_not_put_the_session_back() -> 
     cache.drop("k")  # ...a sign-out is announced meanwhile...
     cache.put("k", "stale session", epoch)  # ...and the read comes back
     assert cache.get("k") is None
+
+
+@pytest.mark.redis
+async def test_apps_on_another_database_of_the_same_redis_neither_hear_nor_hold_up_sign_outs(
+    two_processes: tuple[httpx.AsyncClient, httpx.AsyncClient],
+    redis_settings: Settings,
+    issuer: str,
+    clock: FrozenClock,
+) -> None:
+    # Redis channels span the whole server: an app on another database (another deployment,
+    # another test run) must not be counted among the processes that have to acknowledge.
+    base, _, db = (redis_settings.redis_url or "").rpartition("/")
+    other_db = f"{base}/{(int(db) + 1) % 16}"
+    neighbour = create_app(dataclasses.replace(redis_settings, redis_url=other_db), clock=clock)
+    async with LifespanManager(cast(Any, neighbour)):
+        first, _second = two_processes
+        await sign_in(first, issuer, STAFF)
+        out = await first.post(
+            "/auth/logout", headers={"x-csrftoken": first.cookies.get("safe_share_csrf") or ""}
+        )
+        assert out.status_code == 303

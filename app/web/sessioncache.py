@@ -27,6 +27,12 @@ ACK_WAIT_SECONDS = 0.5  # below the client's socket timeout
 MAX_ENTRIES = 10_000
 
 
+def sign_out_channel(redis: Redis) -> str:
+    # Channels span the whole Redis server while keys (the acknowledgements among them) live in
+    # one database: apps on other databases of the same server must not hear, or be counted.
+    return f"{SIGN_OUT_CHANNEL}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
+
+
 class SessionCache:
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
@@ -73,7 +79,7 @@ class SessionCache:
         while True:
             try:
                 async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(SIGN_OUT_CHANNEL)
+                    await pubsub.subscribe(sign_out_channel(redis))
                     while True:
                         message = await pubsub.get_message(timeout=1.0)
                         if message is None:
@@ -109,7 +115,7 @@ class SignOutNotHeard(Exception):
 async def announce_sign_out(redis: Redis, key: str) -> None:
     """Tell every process to drop `key`, and wait until each that heard it has done so."""
     ack = secrets.token_hex(16)
-    heard_by = await redis.publish(SIGN_OUT_CHANNEL, f"{key} {ack}")
+    heard_by = await redis.publish(sign_out_channel(redis), f"{key} {ack}")
     for _ in range(heard_by):
         # BLPOP takes fractions of a second (Redis 6+); redis-py's typing says whole seconds.
         answer = await redis.execute_command(  # type: ignore[no-untyped-call]
