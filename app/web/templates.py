@@ -10,14 +10,17 @@ Jinja's own gettext does. Whatever is not a constant still goes through gettext 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import BaseLoader, Environment, nodes, pass_eval_context
+from jinja2 import BaseLoader, Environment, Template, nodes, pass_context, pass_eval_context
 from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from app import i18n
+from app.web.forms import BLANK_FORM
 
 PREFIX = "@"
 
@@ -59,6 +62,40 @@ def field_error(form: Any, field: str) -> Markup:
     if not message:
         return Markup("")
     return Markup('<p class="field-error" id="{}-error">{}</p>').format(field, message)
+
+
+BLANK_CREATE_FORM = "fragments/create_form.html"
+CSRF_PLACEHOLDER = "\x00csrf\x00"  # no template or translation can produce a NUL
+
+
+@dataclass(frozen=True)
+class FormViewer:
+    """All a blank create form may know of the person: whether they address customers (staff)
+    or teams. Anything else the form read would render empty, and its test would fail."""
+
+    is_staff: bool
+
+
+@pass_context
+def blank_create_form(context: Context, is_staff: bool) -> Markup:
+    """The create form with nothing typed in, rendered once per language and kind of person,
+    with only the CSRF field filled in per request: the home page's biggest cost, otherwise."""
+    env = context.environment
+    cache: dict[tuple[str, bool], tuple[Template, str]] = env.globals["_blank_forms"]  # type: ignore[assignment]
+    key = (context["language"], is_staff)
+    # Asked each time: while templates reload (development) an edited form is seen at once.
+    template = env.get_template(localised_name(key[0], BLANK_CREATE_FORM))
+    cached = cache.get(key)
+    if cached is None or cached[0] is not template:
+        html = template.render(
+            settings=context["settings"],
+            language=key[0],
+            user=FormViewer(is_staff),
+            form=BLANK_FORM,
+            csrf_input=CSRF_PLACEHOLDER,
+        )
+        cached = cache[key] = (template, html)
+    return Markup(cached[1].replace(CSRF_PLACEHOLDER, str(context["csrf_input"])))  # noqa: S704
 
 
 class TranslateConstants(NodeTransformer):
@@ -115,5 +152,10 @@ def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvir
     env = LocalisedEnvironment(
         loader=LanguageLoader(loader), autoescape=True, auto_reload=auto_reload
     )
-    env.globals.update(_fill_in=fill_in, field_error=field_error)
+    env.globals.update(
+        _fill_in=fill_in,
+        field_error=field_error,
+        blank_create_form=blank_create_form,
+        _blank_forms={},
+    )
     return env
