@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -96,6 +97,7 @@ def open_sealed(sealed: Sealed, key: bytes, associated_data: bytes) -> bytes:
         raise DecryptionError from exc
 
 
+@functools.lru_cache(maxsize=64)  # a handful of (master key, purpose) pairs, asked for per request
 def derive_key(master: bytes, purpose: str) -> bytes:
     """A 32-byte subkey of a master key, one per purpose, so no key serves two jobs."""
     return nacl.hash.blake2b(
@@ -134,8 +136,12 @@ def tokens_match(token: str, stored_hash: str) -> bool:
 
 def pseudonymise(value: str, master_keys: Sequence[bytes]) -> str:
     """A keyed hash for audit rows: equal inputs link up, but the input cannot be read back."""
-    digest = hmac.new(derive_key(master_keys[0], "audit-pseudonym"), value.encode(), "sha256")
-    return digest.hexdigest()[:16]
+    return _pseudonym(value, derive_key(master_keys[0], "audit-pseudonym"))
+
+
+@functools.lru_cache(maxsize=4096)  # the access log and audit rows hash the same few clients
+def _pseudonym(value: str, key: bytes) -> str:
+    return hmac.new(key, value.encode(), "sha256").hexdigest()[:16]
 
 
 # --- Format version 2 (docs/FORMAT.md): end to end, spoken by the browser and the server ---

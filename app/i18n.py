@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +46,11 @@ def load_catalogues(languages: Iterable[str]) -> None:
 
 def _translations() -> NullTranslations:
     return _catalogues.get(current_language.get()) or NullTranslations()
+
+
+def translator(language: str) -> Callable[[str], str]:
+    """One language's gettext, for texts translated once (templates compile per language)."""
+    return (_catalogues.get(language) or NullTranslations()).gettext
 
 
 def translate(message: str) -> str:
@@ -166,6 +171,11 @@ def group_display_name(names: Mapping[str, str]) -> str:
 
 def format_size(size: int) -> str:
     """Bytes in decimal units, as people read them: "2.3 MB" (with the language's decimals)."""
+    return _format_size(size, current_language.get())
+
+
+@functools.lru_cache(maxsize=256)  # the upload limit is on every form
+def _format_size(size: int, language: str) -> str:
     units = ("B", "kB", "MB", "GB")
     value = float(size)
     unit = 0
@@ -173,4 +183,4 @@ def format_size(size: int) -> str:
         value /= 1000
         unit += 1
     pattern = "#,##0" if unit == 0 else "#,##0.#"
-    return f"{format_decimal(value, pattern, locale=current_language.get())} {units[unit]}"
+    return f"{format_decimal(value, pattern, locale=language)} {units[unit]}"

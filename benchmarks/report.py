@@ -31,6 +31,8 @@ class Row:
     concurrency: int
     summary: Summary
     peak_rss_mb: float
+    # The server's CPU time over the timed run per request: steady on a busy machine.
+    cpu_us_per_request: float = 0.0
 
 
 def median_rows(rows: list[Row]) -> list[Row]:
@@ -66,7 +68,7 @@ def _order(row: Row) -> tuple[int, int, int]:
 def format_table(rows: list[Row]) -> str:
     header = (
         f"{'target':<13} {'workload':<11} {'c':>3} {'req/s':>8} {'iter/s':>8} "
-        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'RSS MB':>7}"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} {'RSS MB':>7} {'CPU µs/req':>10}"
     )
     lines = [header, "-" * len(header)]
     for row in sorted(rows, key=_order):
@@ -77,7 +79,7 @@ def format_table(rows: list[Row]) -> str:
         lines.append(
             f"{row.target:<13} {workload:<11} {row.concurrency:>3} {s.requests_per_s:>8.0f} "
             f"{s.iterations_per_s:>8.0f} {s.p50_ms:>7.1f} {s.p95_ms:>7.1f} {s.p99_ms:>7.1f} "
-            f"{s.errors:>6} {row.peak_rss_mb:>7.0f}{note}"
+            f"{s.errors:>6} {row.peak_rss_mb:>7.0f} {row.cpu_us_per_request:>10.0f}{note}"
         )
     return "\n".join(lines)
 
@@ -211,6 +213,7 @@ def _row_json(row: Row) -> dict[str, Any]:
         "workload": row.workload,
         "concurrency": row.concurrency,
         "peak_rss_mb": round(row.peak_rss_mb, 1),
+        "cpu_us_per_request": round(row.cpu_us_per_request),
         **_rounded(asdict(row.summary)),
     }
 

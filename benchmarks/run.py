@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any
 
 from benchmarks import report
-from benchmarks.servers import LOOPBACK, ServerProcess, free_port
+from benchmarks.servers import LOOPBACK, ServerProcess, free_port, tree_cpu_seconds
 from benchmarks.signin import write_identities
 from benchmarks.snappass_env import ensure_snappass_venv, gunicorn_argv
 from benchmarks.targets import ALL_WORKLOADS, ROUND_TRIP, Target
@@ -452,12 +452,16 @@ class Runner:
         monitor = target.server.monitor
         assert monitor is not None
         profiler = self.start_profiler(target, workload, concurrency)
+        pid = target.server.proc.pid if target.server.proc else None
+        cpu_before = tree_cpu_seconds(pid) if pid else 0.0
         monitor.start_window()
         summary = await wrk(script, self.opts.duration)
         peak = monitor.end_window()
+        cpu = (tree_cpu_seconds(pid) - cpu_before) if pid else 0.0
         if profiler is not None:
             await asyncio.to_thread(profiler.wait, 60)
-        return report.Row(target.name, workload, concurrency, summary, peak / 2**20)
+        per_request = 1e6 * cpu / summary.requests if summary.requests else 0.0
+        return report.Row(target.name, workload, concurrency, summary, peak / 2**20, per_request)
 
     def start_profiler(
         self, target: Target, workload: str, concurrency: int

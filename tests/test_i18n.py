@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -127,7 +127,7 @@ def test_every_expiry_choice_has_words_in_every_language(language: str) -> None:
     assert all(words and words != english[value] for value, words in options)
 
 
-def _in_english(render: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+def _in_english(render: Callable[[], Sequence[tuple[str, str]]]) -> Sequence[tuple[str, str]]:
     token = i18n.current_language.set("en")
     try:
         return render()

@@ -47,7 +47,7 @@ def counter(running_app: Litestar, monkeypatch: pytest.MonkeyPatch) -> Statement
     return counter
 
 
-async def test_reveal_takes_two_statements_the_locked_read_and_the_view_with_its_audit_row(
+async def test_reveal_takes_two_statements_the_read_and_the_view_with_its_audit_row(
     client: httpx.AsyncClient,
     new_client: Callable[[], httpx.AsyncClient],
     issuer: str,
@@ -64,7 +64,8 @@ async def test_reveal_takes_two_statements_the_locked_read_and_the_view_with_its
                 f"/s/{secret_id}/reveal", data={"key": key}, headers=csrf_headers(customer, True)
             )
         assert response.status_code == 200
-        # SELECT … FOR UPDATE, then the view and its audit row as one statement (a CTE).
+        # The read, then the view (if the count is unchanged) and its audit row as one
+        # statement (a CTE).
         assert statements == ["SELECT", "WITH"], statements
     revealed = AuditEvent.count().where(
         (AuditEvent.secret_id == secret_id) & (AuditEvent.action == "secret.revealed")

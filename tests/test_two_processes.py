@@ -72,6 +72,17 @@ async def test_two_processes_share_sessions_and_reveal_a_one_view_secret_once(
                             for client in (customer_on_first, customer_on_second)
                         )
                     )
+                    # A sign-out on the second process holds at once on the first, which has
+                    # just read (and kept) this session.
+                    assert CUSTOMER in (await customer_on_first.get("/")).text
+                    token = customer_on_second.cookies.get(CSRF_COOKIE) or ""
+                    out = await customer_on_second.post(
+                        "/auth/logout", headers={"x-csrftoken": token}
+                    )
+                    assert out.status_code == 303
+                    after = await customer_on_first.get("/")
+                    assert after.status_code == 200
+                    assert CUSTOMER not in after.text
             statuses = sorted(r.status_code for r in results)
             assert statuses == [200] + [404] * 19, statuses
             assert sum(content in r.text for r in results) == 1

@@ -6,16 +6,20 @@ tokens or links. Client addresses are keyed hashes and user agents are truncated
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
+from piccolo.engine.base import Engine
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from app.db.engine import is_postgres, write_transaction
+from app.db.prepared import Prepared
 from app.db.tables import AuditEvent
 
 
@@ -181,24 +185,99 @@ async def secret_events(secret_id: str) -> list[TrailEvent]:
 
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
-    """A new row and its audit row, both or neither. On PostgreSQL one statement (the row's
-    insert as a CTE), so one round trip instead of four (BEGIN, two INSERTs, COMMIT)."""
-    if not is_postgres(AuditEvent._meta.db):
-        async with write_transaction():
-            await type(row).insert(row)
-            await AuditEvent.insert(audit_row)
-        return
-    await write_with_event(type(row).insert(row), audit_row)
-
-
-async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> None:
-    """A change (insert or update) and its audit row. On PostgreSQL one statement, the change as
-    a CTE; elsewhere two, so call it inside a transaction there."""
+    """A new row and its audit row, both or neither."""
     engine = AuditEvent._meta.db
     if not is_postgres(engine):
-        await change
-        await AuditEvent.insert(audit_row)
+        await write_with_event(type(row).insert(row), audit_row)
         return
+    table = type(row)
+    prepared = _INSERTS.get(table) or _INSERTS.setdefault(table, _prepared_insert(table))
+    values = {column._meta.name: getattr(row, column._meta.name) for column in table._meta.columns}
+    await prepared.run(engine, **values, **_event_values(audit_row))
+
+
+def _prepared_insert(table: type[Table]) -> Prepared:
+    names = tuple(column._meta.name for column in table._meta.columns)
+
+    def statement(**slots: Any) -> QueryString:
+        row = table(**{name: slots[name] for name in names})
+        [write] = table.insert(row).querystrings
+        return _with_event(write, slots)
+
+    return Prepared(statement, names + _EVENT_SLOTS)
+
+
+_INSERTS: dict[type[Table], Prepared] = {}
+
+
+async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> bool:
+    """A change and its audit row, both or neither; returns whether the change touched a row.
+
+    `change` is an insert, or a conditional update with `.returning(...)`: when its condition
+    no longer holds (another request got there first), nothing is written, the audit row
+    included. On PostgreSQL this is one statement (one round trip instead of four: BEGIN, the
+    change, the audit insert, COMMIT): the change as a CTE, the audit row inserted once per row
+    it returned. Elsewhere it is a short transaction of two statements."""
+    engine = AuditEvent._meta.db
+    if not is_postgres(engine):
+        async with write_transaction():
+            if not await change:
+                return False
+            await AuditEvent.insert(audit_row)
+        return True
     [write] = change.querystrings
-    [insert_event] = AuditEvent.insert(audit_row).querystrings
-    await engine.run_querystring(QueryString("WITH changed AS ({}) {}", write, insert_event))
+    rows = await engine.run_querystring(
+        QueryString("WITH changed AS ({}) {}", write, _insert_per_changed_row(audit_row))
+    )
+    return bool(rows)
+
+
+_EVENT_COLUMNS = [column for column in AuditEvent._meta.columns if not column._meta.primary_key]
+# Typed placeholders: in INSERT … SELECT, PostgreSQL would otherwise read each value as text.
+_INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as parameters
+    f'INSERT INTO "{AuditEvent._meta.tablename}" ('  # noqa: S608
+    + ", ".join(f'"{column._meta.db_column_name}"' for column in _EVENT_COLUMNS)
+    + ") SELECT "
+    + ", ".join(f"{{}}::{column.column_type.split('(')[0]}" for column in _EVENT_COLUMNS)
+    + " FROM changed RETURNING 1"
+)
+
+
+def _insert_per_changed_row(audit_row: AuditEvent) -> QueryString:
+    values = [getattr(audit_row, column._meta.name) for column in _EVENT_COLUMNS]
+    return QueryString(_INSERT_PER_CHANGED_ROW, *values)
+
+
+_EVENT_SLOTS = tuple(f"event_{column._meta.name}" for column in _EVENT_COLUMNS)
+
+
+def prepared_with_event(build: Callable[[Any], Query[Any, Any]], fields: type) -> Prepared:
+    """`write_with_event`'s one PostgreSQL statement, built once: `build` makes the change from
+    an instance of the dataclass `fields`, whose values (and the audit row's) are bound per call."""
+    names = tuple(field.name for field in dataclasses.fields(fields))
+
+    def statement(**slots: Any) -> QueryString:
+        [write] = build(fields(**{name: slots[name] for name in names})).querystrings
+        return _with_event(write, slots)
+
+    return Prepared(statement, names + _EVENT_SLOTS)
+
+
+def _with_event(write: QueryString, slots: dict[str, Any]) -> QueryString:
+    event = QueryString(_INSERT_PER_CHANGED_ROW, *(slots[slot] for slot in _EVENT_SLOTS))
+    return QueryString("WITH changed AS ({}) {}", write, event)
+
+
+def _event_values(audit_row: AuditEvent) -> dict[str, Any]:
+    return {
+        slot: getattr(audit_row, column._meta.name)
+        for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
+    }
+
+
+async def run_with_event(
+    prepared: Prepared, engine: Engine[Any], values: Any, audit_row: AuditEvent
+) -> bool:
+    return bool(
+        await prepared.run(engine, **dataclasses.asdict(values), **_event_values(audit_row))
+    )

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from piccolo.query.base import Query
 from piccolo.query.methods.update import Update
 
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
-from app.db.engine import write_transaction
+from app.db.engine import is_postgres, write_transaction
+from app.db.prepared import Prepared
 from app.db.tables import GUEST_ROLE, AuditEvent, Secret
 from app.lifecycle import SecretState
 from app.services import audit, files
@@ -343,8 +345,11 @@ async def find_secret(secret_id: str) -> SecretSummary | None:
     """One query, no side effect: what the link page needs to show (never the content)."""
     if not crypto.plausible_id(secret_id):
         return None
-    row = await Secret.select(*SUMMARY_COLUMNS).where(Secret.id == secret_id).first()
-    return summary_of(row) if row else None
+    rows = await _FIND.run(Secret._meta.db, secret_id=secret_id)
+    return summary_of(rows[0]) if rows else None
+
+
+_FIND = Prepared(lambda secret_id: Secret.select(*SUMMARY_COLUMNS).where(Secret.id == secret_id))
 
 
 async def reveal_secret(
@@ -355,94 +360,26 @@ async def reveal_secret(
     client: ClientInfo,
     opener: Opener,
 ) -> RevealedSecret:
-    """Open a secret for its recipient and count the view, in one locked transaction.
+    """Open a secret for its recipient and count the view.
 
     Link secrets open with the browser's proof (JS) or the pasted key (no JS); a guest's
     secret has no link, and its key is unwrapped with the server's master keys instead.
+
+    Two statements, no lock: read the row and check everything, then count the view with an
+    update that holds only if the count is still the one read (with its audit row). When
+    another reveal counted first, look again: each retry means a view was spent elsewhere,
+    so concurrent reveals never exceed the allowed views, and a refusal spends none.
     """
     if not crypto.plausible_id(secret_id):
         raise SecretUnavailable
-    guest_submission = isinstance(opener, ByMasterKeys)
-    refusal: str | None = None
-    target = ""
-    try:
-        async with write_transaction() as locking:
-            query = Secret.select(
-                Secret.nonce,
-                Secret.ciphertext,
-                Secret.wrapped_key,
-                Secret.format_version,
-                Secret.proof_hash,
-                Secret.encrypted_by,
-                Secret.recipient_email,
-                Secret.recipient_group,
-                Secret.views_left,
-                Secret.invitation_id,
-                Secret.file_size,
-                Secret.file_meta,
-                Secret.file_prefix,
-            ).where(
-                (Secret.id == secret_id)
-                & (Secret.state == SecretState.WAITING.value)
-                & (Secret.expires_at > now)
-                # A link's key never opens a guest's secret, and the other way round.
-                & (
-                    Secret.invitation_id.is_not_null()
-                    if guest_submission
-                    else Secret.invitation_id.is_null()
-                )
-            )
-            row = await (query.lock_rows() if locking else query).first()
-            if row is None or row["ciphertext"] is None:
-                raise SecretUnavailable
-            target = row["recipient_email"] or row["recipient_group"] or ""
-            # The recipient first, then the proof: nobody else learns whether a key is right.
-            if not may_open(
-                viewer, row["recipient_email"], row["recipient_group"], guest_submission
-            ):
-                refusal = "wrong_person"
-                raise NotForYou
-            try:
-                opened = _open(row, secret_id, opener)
-            except WrongKey:
-                refusal = "wrong_key"
-                raise
-            except CannotOpen:
-                refusal = "cannot_open"
-                raise
-            file = _reveal_file(row, secret_id, opener)
-            views_left = row["views_left"] - 1
-            # The view and its audit row in one statement on PostgreSQL (one round trip).
-            revealed = audit.event(
-                AuditAction.SECRET_REVEALED,
-                at=now,
-                actor=viewer.label,
-                client=client,
-                secret_id=secret_id,
-                invitation_id=row["invitation_id"],
-                target=target,
-                reason="guest_secret"
-                if guest_submission
-                else "last_view"
-                if not views_left
-                else "",
-            )
-            await audit.write_with_event(
-                _count_view(secret_id, views_left, viewer, now, file), revealed
-            )
-    except (NotForYou, WrongKey, CannotOpen):
-        # The refusal is recorded after the rollback: no view was spent.
-        await audit.record(
-            AuditAction.SECRET_REFUSED,
-            at=now,
-            actor=viewer.label,
-            outcome="refused",
-            client=client,
-            secret_id=secret_id,
-            target=target,
-            reason=refusal or "",
-        )
-        raise
+    for _attempt in range(MAX_VIEWS + 1):
+        row = await _waiting_row(secret_id, now, isinstance(opener, ByMasterKeys))
+        opened, file, counted = await _open_and_count(row, secret_id, viewer, now, client, opener)
+        if counted:
+            break
+    else:
+        raise SecretUnavailable
+    views_left = row["views_left"] - 1
     encrypted_by = EncryptedBy(row["encrypted_by"])
     if isinstance(opened, crypto.Sealed):
         return RevealedSecret(None, views_left, sealed=opened, encrypted_by=encrypted_by, file=file)
@@ -452,6 +389,115 @@ async def reveal_secret(
         encrypted_by=encrypted_by,
         file=file,
     )
+
+
+_REVEAL_COLUMNS = (
+    Secret.nonce,
+    Secret.ciphertext,
+    Secret.wrapped_key,
+    Secret.format_version,
+    Secret.proof_hash,
+    Secret.encrypted_by,
+    Secret.recipient_email,
+    Secret.recipient_group,
+    Secret.views_left,
+    Secret.invitation_id,
+    Secret.file_size,
+    Secret.file_meta,
+    Secret.file_prefix,
+)
+
+
+def _select_waiting(guest_submission: bool) -> Prepared:
+    def build(secret_id: str, now: datetime) -> Query[Any, Any]:
+        return Secret.select(*_REVEAL_COLUMNS).where(
+            (Secret.id == secret_id)
+            & (Secret.state == SecretState.WAITING.value)
+            & (Secret.expires_at > now)
+            # A link's key never opens a guest's secret, and the other way round.
+            & (
+                Secret.invitation_id.is_not_null()
+                if guest_submission
+                else Secret.invitation_id.is_null()
+            )
+        )
+
+    return Prepared(build)
+
+
+_SELECT_WAITING = {guest: _select_waiting(guest) for guest in (False, True)}
+
+
+async def _waiting_row(secret_id: str, now: datetime, guest_submission: bool) -> dict[str, Any]:
+    rows = await _SELECT_WAITING[guest_submission].run(
+        Secret._meta.db, secret_id=secret_id, now=now
+    )
+    if not rows or rows[0]["ciphertext"] is None or rows[0]["views_left"] < 1:
+        raise SecretUnavailable
+    return rows[0]
+
+
+async def _open_and_count(
+    row: dict[str, Any],
+    secret_id: str,
+    viewer: User,
+    now: datetime,
+    client: ClientInfo,
+    opener: Opener,
+) -> tuple[bytes | crypto.Sealed, RevealedFile | None, bool]:
+    """Check the recipient, then the key, then count the view; False if another reveal counted
+    first. A refusal is audited and raised, and spends no view."""
+    guest_submission = isinstance(opener, ByMasterKeys)
+    target = row["recipient_email"] or row["recipient_group"] or ""
+    try:
+        # The recipient first, then the proof: nobody else learns whether a key is right.
+        if not may_open(viewer, row["recipient_email"], row["recipient_group"], guest_submission):
+            raise NotForYou
+        opened = _open(row, secret_id, opener)
+        file = _reveal_file(row, secret_id, opener)
+    except (NotForYou, WrongKey, CannotOpen) as refusal:
+        await audit.record(
+            AuditAction.SECRET_REFUSED,
+            at=now,
+            actor=viewer.label,
+            outcome="refused",
+            client=client,
+            secret_id=secret_id,
+            target=target,
+            reason=_REFUSAL_REASONS[type(refusal)],
+        )
+        raise
+    views_left = row["views_left"] - 1
+    revealed = audit.event(
+        AuditAction.SECRET_REVEALED,
+        at=now,
+        actor=viewer.label,
+        client=client,
+        secret_id=secret_id,
+        invitation_id=row["invitation_id"],
+        target=target,
+        reason="guest_secret" if guest_submission else "last_view" if not views_left else "",
+    )
+    counted = await _count_view(
+        CountedView(
+            secret_id=secret_id,
+            seen_views=row["views_left"],
+            views_left=views_left,
+            viewer=viewer.label,
+            now=now,
+            ticket_hash=crypto.hash_token(file.ticket) if file else None,
+            file_until=now + files.DOWNLOAD_WINDOW if file else None,
+        ),
+        revealed,
+    )
+    return opened, file, counted
+
+
+_REFUSAL_REASONS: dict[type[Exception], str] = {
+    NotForYou: "wrong_person",
+    WrongKey: "wrong_key",
+    CannotOpen: "cannot_open",
+}
 
 
 def _reveal_file(row: dict[str, Any], secret_id: str, opener: Opener) -> RevealedFile | None:
@@ -529,34 +575,79 @@ def _open_v2(sealed: crypto.Sealed, version: int, content_key: bytes) -> bytes:
         raise CannotOpen from None
 
 
-def _count_view(
-    secret_id: str, views_left: int, viewer: User, now: datetime, file: RevealedFile | None
-) -> Update[Any]:
+@dataclass(frozen=True)
+class CountedView:
+    secret_id: str
+    seen_views: int
+    views_left: int
+    viewer: str
+    now: datetime
+    ticket_hash: str | None  # a file's download ticket (only its hash is stored)
+    file_until: datetime | None
+
+
+def _count_view_query(view: CountedView, *, with_file: bool, last_view: bool) -> Update[Any]:
+    """One view fewer, if the secret is still waiting with the count that was read."""
     values: dict[Any, Any] = {
-        Secret.views_left: views_left,
-        Secret.opened_at: now,
-        Secret.opened_by: viewer.label,
+        Secret.views_left: view.views_left,
+        Secret.opened_at: view.now,
+        Secret.opened_by: view.viewer,
     }
-    if file is not None:
+    if with_file:
         # This viewer, and only this one, may fetch the file for a short while; the chunks go
         # when the download completes or the window closes (sweeper), whichever comes first.
         values |= {
-            Secret.file_viewer: viewer.label,
-            Secret.file_ticket_hash: crypto.hash_token(file.ticket),
-            Secret.file_until: now + files.DOWNLOAD_WINDOW,
+            Secret.file_viewer: view.viewer,
+            Secret.file_ticket_hash: view.ticket_hash,
+            Secret.file_until: view.file_until,
         }
-    if views_left == 0:
+    if last_view:
         # The last view deletes the content; a tombstone remains for the creator and the audit.
         # A file's chunks (and a guest's wrapped key, which opens them) last to the window's end.
         values |= {
             Secret.state: SecretState.OPENED.value,
             Secret.ciphertext: None,
             Secret.nonce: None,
-            Secret.closed_at: now,
+            Secret.closed_at: view.now,
         }
-        if file is None:
+        if not with_file:
             values[Secret.wrapped_key] = None
-    return Secret.update(values).where(Secret.id == secret_id)
+    return (
+        Secret.update(values)
+        .where(
+            (Secret.id == view.secret_id)
+            & (Secret.state == SecretState.WAITING.value)
+            & (Secret.views_left == view.seen_views)
+            & (Secret.expires_at > view.now)
+        )
+        .returning(Secret.id)
+    )
+
+
+def _prepared_count(with_file: bool, last_view: bool) -> Prepared:
+    return audit.prepared_with_event(
+        lambda view: _count_view_query(view, with_file=with_file, last_view=last_view),
+        CountedView,
+    )
+
+
+# On PostgreSQL the view and its audit row are one statement, built once per shape.
+_COUNT_VIEW = {
+    (with_file, last_view): _prepared_count(with_file, last_view)
+    for with_file in (False, True)
+    for last_view in (False, True)
+}
+
+
+async def _count_view(view: CountedView, revealed: AuditEvent) -> bool:
+    """Whether the view counted (False: another reveal changed the count first)."""
+    shape = (view.ticket_hash is not None, view.views_left == 0)
+    engine = Secret._meta.db
+    if is_postgres(engine):
+        return await audit.run_with_event(_COUNT_VIEW[shape], engine, view, revealed)
+    return await audit.write_with_event(
+        _count_view_query(view, with_file=shape[0], last_view=shape[1]), revealed
+    )
 
 
 def tombstone(state: SecretState, now: datetime) -> dict[Any, Any]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -36,17 +36,17 @@ from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.errors import EXCEPTION_HANDLERS
-from app.web.formcheck import FormEncodingMiddleware
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
-    RequestContextMiddleware,
+    RequestMiddleware,
     security_headers_hook,
 )
-from app.web.ratelimit import MemoryCounter, RateLimitMiddleware, RedisCounter
+from app.web.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from app.web.sessions import SessionManager
 from app.web.static import StaticFiles, serve_static
 from app.web.stores import make_redis, make_store
+from app.web.templates import make_environment
 
 logger = logging.getLogger("app")
 
@@ -63,8 +63,6 @@ MAX_BODY_BYTES = 160_000
 
 
 def configure_templates(env: Environment, static_files: StaticFiles, settings: Settings) -> None:
-    # Checking every template file's modification time on each render only helps while editing.
-    env.auto_reload = settings.env == "development"
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n.translate, ngettext=i18n.translate_plural, newstyle=True
@@ -102,7 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
     engine = create_engine(settings.database_url)
     static_files = StaticFiles()
     redis = make_redis(settings.redis_url) if settings.redis_url else None
-    sessions = SessionManager(make_store(settings, redis), settings, clock)
+    sessions = SessionManager(make_store(settings, redis), settings, clock, redis)
     counter = RedisCounter(redis, MemoryCounter()) if redis is not None else MemoryCounter()
     oidc = OidcClient(settings)
 
@@ -116,9 +114,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             if settings.redis_url
             else asyncio.create_task(run_sweeper_in_process(settings, clock, sessions.store))
         )
+        listener = asyncio.create_task(sessions.cache.listen(redis)) if redis else None
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             discovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await discovery
@@ -138,11 +141,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         cookie_samesite="lax",
         header_name="x-csrftoken",
     )
-    templates = TemplateConfig(
-        directory=PROJECT_ROOT / "templates",
-        engine=JinjaTemplateEngine,
-        engine_callback=lambda jinja: configure_templates(jinja.engine, static_files, settings),
+    # Checking every template file's modification time on each render only helps while editing.
+    jinja = make_environment(
+        FileSystemLoader(PROJECT_ROOT / "templates"), auto_reload=settings.env == "development"
     )
+    configure_templates(jinja, static_files, settings)
+    templates = TemplateConfig(instance=JinjaTemplateEngine(engine_instance=jinja))
     state: dict[str, Any] = {
         "settings": settings,
         "clock": clock,
@@ -163,11 +167,14 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             serve_static,
         ],
         dependencies=DEPENDENCIES,
-        # Outermost first: the rate limiter needs the signed-in user, and counts before CSRF.
         middleware=[
-            DefineMiddleware(RequestContextMiddleware, settings=settings, sessions=sessions),
-            DefineMiddleware(RateLimitMiddleware, settings=settings, counter=counter, clock=clock),
-            DefineMiddleware(FormEncodingMiddleware, max_body_bytes=MAX_BODY_BYTES),
+            DefineMiddleware(
+                RequestMiddleware,
+                settings=settings,
+                sessions=sessions,
+                limiter=RateLimiter(settings, counter, clock),
+                max_body_bytes=MAX_BODY_BYTES,
+            )
         ],
         # request.htmx in handlers (HTMXRequest), instead of reading HX-Request by hand.
         plugins=[HTMXPlugin()],

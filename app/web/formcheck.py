@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-from litestar.enums import ScopeType
-from litestar.plugins.htmx import HTMXRequest
-from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
-
-from app.web.responses import unreadable_request_page
+from litestar.types import Receive, ReceiveMessage, Scope
 
 FORM_TYPE = b"application/x-www-form-urlencoded"
 
@@ -36,35 +32,30 @@ def _is_form(scope: Scope) -> bool:
     return False
 
 
-class FormEncodingMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
+async def checked_form_receive(
+    scope: Scope, receive: Receive, max_body_bytes: int
+) -> Receive | None:
+    """For a form POST: read the body, and give back a `receive` that replays it, or None when
+    it is not valid UTF-8 (refuse it). Anything else passes through untouched."""
+    if scope.get("method") != "POST" or not _is_form(scope):
+        return receive
+    messages: list[ReceiveMessage] = []
+    size = 0
+    more = True
+    while more and size <= max_body_bytes:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+    # Too large: leave it to the body size limit (413), which reads on.
+    if not more and size <= max_body_bytes:
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if not is_valid_form(body):
+            return None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") != "POST" or not _is_form(scope):
-            await self.app(scope, receive, send)
-            return
-        messages: list[ReceiveMessage] = []
-        size = 0
-        more = True
-        while more and size <= self.max_body_bytes:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-        # Too large: leave it to the body size limit (413), which reads on.
-        if not more and size <= self.max_body_bytes:
-            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
-            if not is_valid_form(body):
-                request = HTMXRequest(scope, receive)
-                response = unreadable_request_page(request)
-                await response.to_asgi_response(None, request)(scope, receive, send)
-                return
+    async def replay() -> ReceiveMessage:
+        return messages.pop(0) if messages else await receive()
 
-        async def replay() -> ReceiveMessage:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
+    return replay

@@ -37,6 +37,13 @@ class FormResult:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def is_blank(self) -> bool:
+        return not self.values and not self.errors
+
+
+BLANK_FORM = FormResult(values={})
+
 
 @dataclass(frozen=True)
 class SecretForm:

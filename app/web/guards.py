@@ -47,7 +47,9 @@ def _signed_in_user(
     return user
 
 
-def requires_signed_in(
+# Guards are async on purpose: Litestar runs a plain function guard in a worker thread, a thread
+# hop on every guarded request for a check that never blocks.
+async def requires_signed_in(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     _signed_in_user(connection, handler)
@@ -57,14 +59,14 @@ def not_staff() -> RoleRequired:
     return RoleRequired(detail=_("Only Prowise staff can invite guests and receive their secrets."))
 
 
-def requires_staff(
+async def requires_staff(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     if not may_invite(_signed_in_user(connection, handler)):
         raise not_staff()
 
 
-def requires_auditor(
+async def requires_auditor(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     if not _signed_in_user(connection, handler).is_auditor:

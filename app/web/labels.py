@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
-from app.i18n import N_, _, format_size, translate
+from app import i18n
+from app.i18n import N_, _, format_size, ngettext, translate
 from app.lifecycle import SecretState
 from app.services.audit import ANONYMOUS, GUEST, SYSTEM, ActorKind, AuditAction
 from app.services.secrets import DEFAULT_EXPIRY, EXPIRY_CHOICES, MAX_VIEWS
@@ -79,9 +81,25 @@ def outcome_label(code: str) -> str:
     return _label(_OUTCOMES, code)
 
 
-def expiry_options() -> list[tuple[str, str]]:
+def expiry_options() -> tuple[tuple[str, str], ...]:
     """The lifetimes a form offers, as (value sent, words shown), in the order offered."""
-    return [(expiry_value(choice), translate(_EXPIRIES[choice])) for choice in EXPIRY_CHOICES]
+    return _expiry_options(i18n.current_language.get())
+
+
+def view_limit_options() -> tuple[tuple[int, str], ...]:
+    """The view limits a form offers, as (number, words shown)."""
+    return _view_limit_options(i18n.current_language.get())
+
+
+# Every page with a form shows these: worded once per language, not at every render.
+@functools.cache
+def _expiry_options(language: str) -> tuple[tuple[str, str], ...]:
+    return tuple((expiry_value(choice), translate(_EXPIRIES[choice])) for choice in EXPIRY_CHOICES)
+
+
+@functools.cache
+def _view_limit_options(language: str) -> tuple[tuple[int, str], ...]:
+    return tuple((n, ngettext("%(num)s time", "%(num)s times", n)) for n in range(1, MAX_VIEWS + 1))
 
 
 def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:
@@ -98,7 +116,7 @@ def actor_label(actor: str, kind: str = ActorKind.USER.value) -> str:
 TEMPLATE_HELPERS: dict[str, Any] = {
     "expiry_options": expiry_options,
     "default_expiry": expiry_value(DEFAULT_EXPIRY),
-    "view_limits": range(1, MAX_VIEWS + 1),
+    "view_limit_options": view_limit_options,
     "action_label": action_label,
     "reason_label": reason_label,
     "state_label": state_label,

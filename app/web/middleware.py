@@ -7,8 +7,7 @@ from contextvars import Token
 from http.cookies import SimpleCookie
 from typing import Any
 
-from litestar import Request
-from litestar.datastructures import MutableScopeHeaders
+from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +16,9 @@ from app import i18n
 from app.auth.identity import User
 from app.settings import Settings
 from app.web.errors import handle_http_exception
+from app.web.formcheck import checked_form_receive
+from app.web.ratelimit import RateLimiter
+from app.web.responses import too_many_attempts_page, unreadable_request_page
 from app.web.sessions import SessionManager
 
 LANGUAGE_COOKIE = "safe_share_lang"
@@ -75,23 +77,30 @@ def security_headers_hook(
     """A before_send hook, so every response gets the headers, errors and 404s included.
 
     `form_targets` says which provider origins sign-out may reach; known after discovery."""
-    built: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    built: dict[tuple[str, ...], list[tuple[bytes, bytes]]] = {}
+    ours = {name.encode() for name, _ in security_headers(settings)}
+    ours |= {b"content-language", b"cache-control"}
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
         targets = form_targets()
-        headers = built.get(targets)
-        if headers is None:
-            headers = built.setdefault(targets, security_headers(settings, targets))
-        mutable = MutableScopeHeaders.from_message(message)
-        for name, value in headers:
-            mutable[name] = value
-        mutable["content-language"] = i18n.current_language.get()
-        if not (scope["path"].startswith("/static/") and mutable.get("cache-control")):
-            # Pages (and errors) may show a secret, a link or who shared what: never cache them.
-            # Only a static file the handler marked cacheable keeps its cache header.
-            mutable["cache-control"] = "no-store"
+        encoded = built.get(targets)
+        if encoded is None:
+            pairs = security_headers(settings, targets)
+            encoded = built.setdefault(targets, [(n.encode(), v.encode()) for n, v in pairs])
+        headers = list(message.get("headers") or ())
+        # Only a static file the handler marked cacheable keeps its cache header. Pages (and
+        # errors) may show a secret, a link or who shared what: never cache them.
+        cache = b"no-store"
+        if scope["path"].startswith("/static/"):
+            cache = next((v for n, v in headers if n.lower() == b"cache-control"), cache)
+        # One pass instead of a search per header: ours replace any the handler set.
+        kept = [(n, v) for n, v in headers if n.lower() not in ours]
+        kept += encoded
+        kept.append((b"content-language", i18n.current_language.get().encode()))
+        kept.append((b"cache-control", cache))
+        message["headers"] = kept
 
     return add_headers
 
@@ -140,14 +149,25 @@ class LanguageMiddleware:
             i18n.current_timezone.reset(zone_token)
 
 
-class RequestContextMiddleware:
-    """Per route, inside the error handling: the signed-in user, whose account locale and
-    time zone then win."""
+class RequestMiddleware:
+    """Per route, inside the error handling, in one pass: the signed-in user (whose account
+    locale and time zone then win), the rate limits (which need the user, and count before
+    CSRF), and a form body's encoding. One layer rather than three: each layer wraps every
+    request's send and receive."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, sessions: SessionManager) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        sessions: SessionManager,
+        limiter: RateLimiter,
+        max_body_bytes: int,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.sessions = sessions
+        self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
@@ -160,6 +180,21 @@ class RequestContextMiddleware:
         state["session"] = session
         state["user"] = user
         language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
+        try:
+            await self._limited_and_checked(scope, receive, send)
+        finally:
+            i18n.current_language.reset(language_token)
+            i18n.current_timezone.reset(zone_token)
+
+    async def _limited_and_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        retry_after = await self.limiter.check(scope)
+        if retry_after is not None:
+            await _answer(scope, receive, send, lambda r: too_many_attempts_page(r, retry_after))
+            return
+        checked = await checked_form_receive(scope, receive, self.max_body_bytes)
+        if checked is None:
+            await _answer(scope, receive, send, unreadable_request_page)
+            return
         started = False
 
         async def send_noting_start(message: Message) -> None:
@@ -168,15 +203,22 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_noting_start)
+            await self.app(scope, checked, send_noting_start)
+            return
         except HTTPException as exc:
             # Refusals raised by inner middleware (CSRF) are rendered here, while the
             # visitor's language is still set; app-level handling would fall back to English.
             if started:
                 raise
-            request: Request[Any, Any, Any] = Request(scope, receive)
-            response = handle_http_exception(request, exc)
-            await response.to_asgi_response(None, request)(scope, receive, send)
-        finally:
-            i18n.current_language.reset(language_token)
-            i18n.current_timezone.reset(zone_token)
+            refused = exc
+        await _answer(scope, receive, send, lambda r: handle_http_exception(r, refused))
+
+
+async def _answer(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    page: Callable[[Request[Any, Any, Any]], Response[Any]],
+) -> None:
+    request: Request[Any, Any, Any] = Request(scope, receive)
+    await page(request).to_asgi_response(None, request)(scope, receive, send)

@@ -1,4 +1,4 @@
-"""Rate limits as ASGI middleware: fixed windows per path pattern and per secret, token, client
+"""Rate limits, checked by the request middleware before a handler runs: fixed windows per path pattern and per secret, token, client
 or user, counted in Redis (shared by every process) or, without Redis, in this process.
 
 If Redis fails, counting falls back to this process's memory (the same limits, applied per
@@ -14,18 +14,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 from redis.asyncio import Redis
 
 from app.auth.identity import User
 from app.settings import Settings
 from app.web.clientaddress import client_address
 from app.web.dependencies import Clock
-from app.web.responses import too_many_attempts_page
 
 logger = logging.getLogger("app.ratelimit")
 
@@ -182,34 +178,20 @@ class RedisCounter:
 Counter = MemoryCounter | RedisCounter
 
 
-class RateLimitMiddleware:
+class RateLimiter:
     """Counts before the handler runs, so a refused request changes nothing."""
 
     def __init__(
         self,
-        app: ASGIApp,
         settings: Settings,
         counter: Counter,
         clock: Clock,
         rules: Sequence[Rule] | None = None,
     ) -> None:
-        self.app = app
         self.settings = settings
         self.counter = counter
         self.clock = clock
         self.rules = tuple(rules) if rules is not None else rules_from_settings(settings)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        retry_after = await self.check(scope)
-        if retry_after is None:
-            await self.app(scope, receive, send)
-            return
-        request: Request[Any, Any, Any] = Request(scope, receive)
-        response = too_many_attempts_page(request, retry_after)
-        await response.to_asgi_response(None, request)(scope, receive, send)
 
     async def check(self, scope: Scope) -> int | None:
         """None when the request may go on, else the seconds until the window ends."""

@@ -11,7 +11,9 @@ from litestar import Request, Response
 from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.response import Template
 
+from app import i18n
 from app.i18n import N_, translate
+from app.web.templates import localised_name
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -30,8 +32,20 @@ def render(
 ) -> Template:
     """The fragment for htmx requests (when there is one), else the page that includes it."""
     name = fragment if fragment and is_htmx(request) else page
+    # Who and which language, straight from the request's state (`request.state` in a
+    # template builds a new object at every use).
+    state = request.scope.get("state", {})
+    language = i18n.current_language.get()
     return Template(
-        template_name=name, context=context, status_code=status_code, headers=headers or {}
+        template_name=localised_name(language, name),
+        context={
+            "user": state.get("user"),
+            "language": language,
+            "account_language": state.get("account_language", False),
+            **context,
+        },
+        status_code=status_code,
+        headers=headers or {},
     )
 
 

@@ -16,14 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from litestar.stores.base import Store
+from redis.asyncio import Redis
 
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.stores import RedisWithMemoryStore
+from app.web.sessioncache import SessionCache, announce_sign_out
+from app.web.stores import RedisWithMemoryStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 PENDING_LOGIN_SECONDS = 600
+# How long this process may reuse a session it read (only while it hears sign-outs); the idle
+# timeout is renewed in the store when the copy is refreshed.
+CACHE_SECONDS = 5.0
 
 
 def session_cookie_name(settings: Settings) -> str:
@@ -43,29 +48,44 @@ def _key(kind: str, value: str) -> str:
 
 
 class SessionManager:
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        redis: Redis | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.cookie_name = session_cookie_name(settings)
+        # Shared sessions (Redis) are copied here between reads; sign-outs are announced.
+        self.redis = redis
+        self.cache = SessionCache(CACHE_SECONDS, clock=lambda: clock().timestamp())
 
     async def load(self, session_id: str) -> Session | None:
         if not session_id or len(session_id) > 100:
             return None
-        try:
-            raw = await self.store.get(
-                _key("session", session_id), renew_for=self.settings.session_idle_seconds
-            )
-        except Exception:  # a broken store means "not signed in", never a 500
-            logger.warning("session store unavailable", exc_info=False)
-            return None
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        if self.clock().timestamp() - data["created"] > self.settings.session_absolute_seconds:
+        key = _key("session", session_id)
+        loaded: tuple[Session, float] | None = self.cache.get(key)
+        if loaded is None:
+            epoch = self.cache.epoch
+            try:
+                raw = await self.store.get(key, renew_for=self.settings.session_idle_seconds)
+            except Exception:  # a broken store means "not signed in", never a 500
+                logger.warning("session store unavailable", exc_info=False)
+                return None
+            if raw is None:
+                return None
+            data = json.loads(raw)
+            user = User.from_session(data["user"])
+            loaded = (Session(session_id, user, data.get("id_token")), data["created"])
+            self.cache.put(key, loaded, epoch)
+        session, created = loaded
+        if self.clock().timestamp() - created > self.settings.session_absolute_seconds:
             await self.destroy(session_id)
             return None
-        return Session(session_id, User.from_session(data["user"]), data.get("id_token"))
+        return session
 
     async def create(self, user: User, id_token: str | None) -> str:
         session_id = secrets.token_urlsafe(32)
@@ -85,14 +105,24 @@ class SessionManager:
         """Ends the session in the shared store, or raises StoreUnavailable and changes nothing:
         a delete that Redis missed would bring the session back when Redis answers again."""
         key = _key("session", session_id)
+        self.cache.drop(key)
         if isinstance(self.store, RedisWithMemoryStore):
             await self.store.delete_shared(key)
         else:
             await self.store.delete(key)
+        if self.redis is not None:
+            # Every process drops its copy. Unannounced, a copy could outlive the sign-out by
+            # a few seconds elsewhere: say so (503, sign out again) rather than pretend.
+            try:
+                await announce_sign_out(self.redis, key)
+            except Exception:
+                raise StoreUnavailable from None
 
     async def destroy(self, session_id: str) -> None:
+        key = _key("session", session_id)
+        self.cache.drop(key)
         try:
-            await self.store.delete(_key("session", session_id))
+            await self.store.delete(key)
         except Exception:
             logger.warning("session store unavailable while signing out", exc_info=False)
 

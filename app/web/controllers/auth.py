@@ -63,8 +63,8 @@ sign_out_unfinished = ErrorPage(
     503,
     N_("Sign-out did not finish"),
     N_(
-        "Safe Share cannot reach its session store right now, so you are still signed in. "
-        "Try signing out again in a minute."
+        "Safe Share could not confirm your sign-out with its session store, so you may still "
+        "be signed in. Try signing out again in a minute."
     ),
     retry_after=30,
 )

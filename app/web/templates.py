@@ -1,0 +1,161 @@
+"""Templates compiled once per language, with their fixed texts translated at compile time.
+
+A page has a few hundred `_("…")` calls; looked up at every render they cost more than the rest
+of the page. Here `home.html` in Dutch is the template `@nl/home.html`: the same file, compiled
+with each `_("constant")` replaced by its Dutch text (folded into the page's static output), and
+each `_("constant %(x)s", x=…)` by the Dutch pattern, filled in and escaped at render time as
+Jinja's own gettext does. Whatever is not a constant still goes through gettext at render time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import BaseLoader, Environment, Template, nodes, pass_context, pass_eval_context
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
+
+from app import i18n
+from app.web.forms import BLANK_FORM
+
+PREFIX = "@"
+
+
+def localised_name(language: str, name: str) -> str:
+    return f"{PREFIX}{language}/{name}"
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    if name.startswith(PREFIX):
+        language, _, rest = name[1:].partition("/")
+        return language, rest
+    return None, name
+
+
+class LanguageLoader(BaseLoader):
+    """`@nl/home.html` is `home.html`: one file, one compiled template per language."""
+
+    def __init__(self, inner: BaseLoader) -> None:
+        self.inner = inner
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        return self.inner.get_source(environment, split_name(template)[1])
+
+
+@pass_eval_context
+def fill_in(eval_ctx: EvalContext, pattern: str, **variables: Any) -> str:
+    """Jinja's newstyle gettext after the lookup: the translation is trusted, values escaped."""
+    text = Markup(pattern) if eval_ctx.autoescape else pattern  # noqa: S704 - our catalogues
+    return text % variables
+
+
+def field_error(form: Any, field: str) -> Markup:
+    """A field's error under it, if it has one: on every form, so a function, not an include
+    (an include or a macro import costs more than the rest of the form)."""
+    message = form.errors.get(field)
+    if not message:
+        return Markup("")
+    return Markup('<p class="field-error" id="{}-error">{}</p>').format(field, message)
+
+
+BLANK_CREATE_FORM = "fragments/create_form.html"
+CSRF_PLACEHOLDER = "\x00csrf\x00"  # no template or translation can produce a NUL
+
+
+@dataclass(frozen=True)
+class FormViewer:
+    """All a blank create form may know of the person: whether they address customers (staff)
+    or teams. Anything else the form read would render empty, and its test would fail."""
+
+    is_staff: bool
+
+
+@pass_context
+def blank_create_form(context: Context, is_staff: bool) -> Markup:
+    """The create form with nothing typed in, rendered once per language and kind of person,
+    with only the CSRF field filled in per request: the home page's biggest cost, otherwise."""
+    env = context.environment
+    cache: dict[tuple[str, bool], tuple[Template, str]] = env.globals["_blank_forms"]  # type: ignore[assignment]
+    key = (context["language"], is_staff)
+    # Asked each time: while templates reload (development) an edited form is seen at once.
+    template = env.get_template(localised_name(key[0], BLANK_CREATE_FORM))
+    cached = cache.get(key)
+    if cached is None or cached[0] is not template:
+        html = template.render(
+            settings=context["settings"],
+            language=key[0],
+            user=FormViewer(is_staff),
+            form=BLANK_FORM,
+            csrf_input=CSRF_PLACEHOLDER,
+        )
+        cached = cache[key] = (template, html)
+    return Markup(cached[1].replace(CSRF_PLACEHOLDER, str(context["csrf_input"])))  # noqa: S704
+
+
+class TranslateConstants(NodeTransformer):
+    def __init__(self, translate: Callable[[str], str]) -> None:
+        self.translate = translate
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 - Jinja names visitors so
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "_"
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        pattern = self.translate(node.args[0].value)
+        if node.kwargs:
+            return nodes.Call(
+                nodes.Name("_fill_in", "load"),
+                [nodes.Const(pattern)],
+                node.kwargs,
+                None,
+                None,
+                lineno=node.lineno,
+            )
+        # Newstyle gettext formats even without variables ("%%" becomes "%").
+        return nodes.MarkSafeIfAutoescape(nodes.Const(pattern % {}), lineno=node.lineno)
+
+
+class LocalisedEnvironment(Environment):
+    """Templates named `@<language>/<file>` have their constant texts in that language."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        # `{% extends "base.html" %}` inside `@nl/home.html` means `@nl/base.html`.
+        language, _ = split_name(parent)
+        if language is None or template.startswith(PREFIX):
+            return template
+        return localised_name(language, template)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        language = split_name(name or "")[0]
+        if language is None:
+            return tree
+        translate = i18n.translator(language)
+        translated: nodes.Template = TranslateConstants(translate).visit(tree)
+        return translated
+
+
+def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvironment:
+    env = LocalisedEnvironment(
+        loader=LanguageLoader(loader), autoescape=True, auto_reload=auto_reload
+    )
+    env.globals.update(
+        _fill_in=fill_in,
+        field_error=field_error,
+        blank_create_form=blank_create_form,
+        _blank_forms={},
+    )
+    return env

@@ -1,0 +1,92 @@
+"""Templates compiled per language (app/web/templates.py): the same pages as gettext at render
+time would make, and a blank create form rendered once that matches the form rendered fresh."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from jinja2 import DictLoader
+from litestar import Request
+from markupsafe import Markup
+
+from app import i18n
+from app.auth.identity import Role, User
+from app.settings import Settings
+from app.web.app import create_app
+from app.web.forms import FormResult
+from app.web.templates import localised_name, make_environment
+
+LANGUAGES = ("en", "nl", "de")
+
+
+@pytest.fixture(autouse=True)
+def catalogues() -> None:
+    i18n.load_catalogues(LANGUAGES)
+
+
+def test_fixed_texts_are_translated_when_compiled_and_values_still_escaped() -> None:
+    env = make_environment(
+        DictLoader({"page.html": '{{ _("Sign out") }}|{{ _("Expires %(when)s", when=x) }}'}),
+        auto_reload=False,
+    )
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.translate, ngettext=i18n.translate_plural, newstyle=True
+    )
+    rendered = {
+        language: env.get_template(localised_name(language, "page.html")).render(x="<b>")
+        for language in LANGUAGES
+    }
+    assert rendered["en"].startswith("Sign out|")
+    assert rendered["nl"].startswith(i18n.translator("nl")("Sign out") + "|")
+    assert rendered["nl"] != rendered["en"]
+    for text in rendered.values():
+        assert "<b>" not in text  # a value is escaped, as gettext does
+        assert "&lt;b&gt;" in text
+    # The translation is folded in at compile time: rendering calls no gettext for it.
+    page_source = DictLoader({"page.html": '{{ _("Sign out") }}'}).get_source(env, "page.html")
+    source = env.compile(page_source[0], localised_name("nl", "page.html"), raw=True)
+    assert i18n.translator("nl")("Sign out") in source
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("role", [Role.STAFF, Role.CUSTOMER])
+def test_the_blank_create_form_rendered_once_matches_a_fresh_render(
+    settings: Settings, language: str, role: Role
+) -> None:
+    app = create_app(settings)
+    env = app.template_engine.engine  # type: ignore[union-attr]
+    person = User(
+        sub="s",
+        email="someone@example.com",
+        name="Someone",
+        role=role,
+        groups=frozenset(),
+        locale=None,
+        zoneinfo=None,
+    )
+    token = i18n.current_language.set(language)
+    try:
+        csrf_input = Markup('<input type="hidden" name="_csrf_token" value="per-browser" />')
+        context = {
+            "settings": settings,
+            "language": language,
+            "user": person,
+            "form": FormResult(values={}),
+            "csrf_input": csrf_input,
+        }
+        fresh = env.get_template(localised_name(language, "fragments/create_form.html")).render(
+            context
+        )
+        home = env.get_template(localised_name(language, "home.html"))
+        # Twice: the first render fills the cache, the second is served from it.
+        scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "state": {}}
+        request: Request[Any, Any, Any] = Request(cast(Any, scope))
+        cached = [home.render({**context, "request": request}) for _ in range(2)]
+    finally:
+        i18n.current_language.reset(token)
+    assert fresh in cached[0]
+    assert fresh in cached[1]
+    assert cached[0] == cached[1]
+    assert "per-browser" in fresh
