@@ -8,17 +8,20 @@ told apart from an answer that fails verification, and each provider quirk is on
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import logging
 import re
 import secrets
+import ssl
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
 
+import certifi
 import httpx
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -97,6 +100,13 @@ def _header(compact: str) -> dict[str, Any]:
     return header
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every call to the provider: building one loads the whole CA bundle
+    (tens of milliseconds of CPU), which a new client per call did at every sign-in."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _registry(algorithms: Collection[str]) -> JWSRegistry:
     return JWSRegistry(algorithms=sorted(algorithms), strict_check_header=False)
 
@@ -123,7 +133,7 @@ class OidcClient:
 
     async def _get(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            async with httpx.AsyncClient(timeout=TIMEOUT, verify=_tls()) as http:
                 response = await http.get(url, **kwargs)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"{what} {type(exc).__name__}") from None
@@ -181,7 +191,7 @@ class OidcClient:
         if origin(url) == origin(self.issuer):
             return  # discovery just answered from the same server
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            async with httpx.AsyncClient(timeout=TIMEOUT, verify=_tls()) as http:
                 await http.head(url)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"authorize {type(exc).__name__}") from None
@@ -223,7 +233,7 @@ class OidcClient:
         else:
             headers["Authorization"] = basic_credentials(self.client_id, self.client_secret)
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as http:
+            async with httpx.AsyncClient(timeout=TIMEOUT, verify=_tls()) as http:
                 response = await http.post(metadata["token_endpoint"], data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise ProviderUnreachable(f"token {type(exc).__name__}") from None
