@@ -100,6 +100,10 @@ def compute_ratios(rows: list[Row]) -> list[dict[str, Any]]:
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 3) if a is not None and b else None
 
+    def cpu(target: str, workload: str, c: int) -> float | None:
+        row = index.get((target, workload, c))
+        return row.cpu_us_per_request if row and row.cpu_us_per_request else None
+
     for app in APP_TARGETS:
         for c in concurrencies:
             if not any(row.target == app and row.concurrency == c for row in rows):
@@ -127,6 +131,15 @@ def compute_ratios(rows: list[Row]) -> list[dict[str, Any]]:
                 ),
                 "creates_vs_snappass": ratio(rate(app, CREATE, c), rate(SNAPPASS, CREATE, c)),
                 "reveals_vs_snappass": ratio(rate(app, REVEAL, c), rate(SNAPPASS, REVEAL, c)),
+                # The same shares from the server's CPU time per request (cheaper is better,
+                # so the other server's cost over ours): steadier on a busy machine.
+                "cpu_home_anon_vs_ceiling": ratio(
+                    cpu(CEILING, HOME_ANON, c), cpu(app, HOME_ANON, c)
+                ),
+                "cpu_home_vs_ceiling": ratio(cpu(CEILING, HOME, c), cpu(app, HOME, c)),
+                "cpu_round_trip_vs_snappass": ratio(
+                    cpu(SNAPPASS, ROUND_TRIP, c), cpu(app, ROUND_TRIP, c)
+                ),
                 "create_p99_ms": p99(CREATE),
                 "reveal_p99_ms": p99(REVEAL),
                 "round_trip_p99_ms": p99(ROUND_TRIP),
@@ -195,6 +208,16 @@ def format_ratios(ratios: list[dict[str, Any]]) -> str:
             f"{f(e['round_trips_vs_snappass'], 8)} {f(e['creates_vs_snappass'], 11)} "
             f"{f(e['reveals_vs_snappass'], 11)} {f(e['create_p99_ms'], 10)} "
             f"{f(e['reveal_p99_ms'], 10)} {f(e['round_trip_p99_ms'], 7)}"
+        )
+    lines += [
+        "",
+        "The same shares by the servers' CPU time per request (steadier on a busy machine):",
+    ]
+    for e in ratios:
+        lines.append(
+            f"{e['target']:<13} {e['concurrency']:>3} anon/ceil {f(e['cpu_home_anon_vs_ceiling'], 5)}"
+            f"  home/ceil {f(e['cpu_home_vs_ceiling'], 5)}"
+            f"  RT/snap {f(e['cpu_round_trip_vs_snappass'], 5)}"
         )
     return "\n".join(lines)
 
