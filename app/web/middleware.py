@@ -139,14 +139,17 @@ class LanguageMiddleware:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
-        language_token, zone_token = _apply_context(
-            scope, self.settings, request_cookies(scope), None
-        )
+        cookies = request_cookies(scope)
+        scope.setdefault("state", {})[_COOKIES] = cookies  # parsed once per request
+        language_token, zone_token = _apply_context(scope, self.settings, cookies, None)
         try:
             await self.app(scope, receive, send)
         finally:
             i18n.current_language.reset(language_token)
             i18n.current_timezone.reset(zone_token)
+
+
+_COOKIES = "_cookies"
 
 
 class RequestMiddleware:
@@ -173,12 +176,18 @@ class RequestMiddleware:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
-        cookies = request_cookies(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        cookies = state.get(_COOKIES)
+        if cookies is None:
+            cookies = request_cookies(scope)
         session = await self.sessions.load(cookies.get(self.sessions.cookie_name, ""))
         user = session.user if session else None
-        state: dict[str, Any] = scope.setdefault("state", {})
         state["session"] = session
         state["user"] = user
+        if user is None and "language" in state:
+            # Nobody signed in: the language and zone the outer middleware chose stand.
+            await self._limited_and_checked(scope, receive, send)
+            return
         language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
         try:
             await self._limited_and_checked(scope, receive, send)
