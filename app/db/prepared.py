@@ -59,9 +59,7 @@ class Prepared:
         sql, args = querystring.compile_string(engine_type=engine_type)
         # A value Piccolo turned into text would be bound wrongly: refuse the statement. (A
         # shape may leave some values out: a reveal without a file has no file fields.)
-        if "Slot(" in sql or any(
-            repr(arg).startswith("Slot(") for arg in args if not isinstance(arg, Slot)
-        ):
+        if "Slot(" in sql or any("Slot(" in str(arg) for arg in args if not isinstance(arg, Slot)):
             raise TypeError(f"{self.build.__qualname__}: a value was not bound as a parameter")
         self._compiled[engine_type] = (sql, args)
         return sql, args
