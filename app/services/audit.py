@@ -6,14 +6,12 @@ tokens or links. Client addresses are keyed hashes and user agents are truncated
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
-from piccolo.engine.base import Engine
 from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
@@ -184,55 +182,57 @@ async def secret_events(secret_id: str) -> list[TrailEvent]:
     return [TrailEvent(**row) for row in rows]
 
 
-async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
-    """A new row and its audit row, both or neither."""
-    engine = AuditEvent._meta.db
-    if not is_postgres(engine):
-        await write_with_event(type(row).insert(row), audit_row)
-        return
-    table = type(row)
-    prepared = _INSERTS.get(table) or _INSERTS.setdefault(table, _prepared_insert(table))
-    values = {column._meta.name: getattr(row, column._meta.name) for column in table._meta.columns}
-    await prepared.run(engine, **values, **_event_values(audit_row))
+class ChangeWithEvent:
+    """A change and its audit row, both or neither, as one statement written once.
 
+    `build(**values)` makes the change: an insert, or a conditional update with
+    `.returning(...)`. When its condition no longer holds (another request got there first),
+    nothing is written, the audit row included; `run` says whether the change touched a row.
+    On PostgreSQL it is one statement (one round trip instead of four: BEGIN, the change, the
+    audit insert, COMMIT), the change as a CTE and the audit row inserted once per row it
+    returned, its SQL compiled on first use. Elsewhere it is a short transaction of two."""
 
-def _prepared_insert(table: type[Table]) -> Prepared:
-    names = tuple(column._meta.name for column in table._meta.columns)
+    def __init__(self, build: Callable[..., Query[Any, Any]], names: tuple[str, ...]) -> None:
+        self.build = build
 
-    def statement(**slots: Any) -> QueryString:
-        row = table(**{name: slots[name] for name in names})
-        [write] = table.insert(row).querystrings
-        return _with_event(write, slots)
+        def statement(**slots: Any) -> QueryString:
+            [write] = build(**{name: slots[name] for name in names}).querystrings
+            event = QueryString(_INSERT_PER_CHANGED_ROW, *(slots[slot] for slot in _EVENT_SLOTS))
+            return QueryString("WITH changed AS ({}) {}", write, event)
 
-    return Prepared(statement, names + _EVENT_SLOTS)
+        self.statement = Prepared(statement, names + _EVENT_SLOTS)
 
-
-_INSERTS: dict[type[Table], Prepared] = {}
-
-
-async def write_with_event(change: Query[Any, Any], audit_row: AuditEvent) -> bool:
-    """A change and its audit row, both or neither; returns whether the change touched a row.
-
-    `change` is an insert, or a conditional update with `.returning(...)`: when its condition
-    no longer holds (another request got there first), nothing is written, the audit row
-    included. On PostgreSQL this is one statement (one round trip instead of four: BEGIN, the
-    change, the audit insert, COMMIT): the change as a CTE, the audit row inserted once per row
-    it returned. Elsewhere it is a short transaction of two statements."""
-    engine = AuditEvent._meta.db
-    if not is_postgres(engine):
+    async def run(self, audit_row: AuditEvent, **values: Any) -> bool:
+        engine = AuditEvent._meta.db
+        if is_postgres(engine):
+            event = {
+                slot: getattr(audit_row, column._meta.name)
+                for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
+            }
+            return bool(await self.statement.run(engine, **values, **event))
         async with write_transaction():
-            if not await change:
+            if not await self.build(**values):
                 return False
             await AuditEvent.insert(audit_row)
         return True
-    [write] = change.querystrings
-    rows = await engine.run_querystring(
-        QueryString("WITH changed AS ({}) {}", write, _insert_per_changed_row(audit_row))
-    )
-    return bool(rows)
 
 
+async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
+    """A new row and its audit row, both or neither."""
+    table = type(row)
+    insert = _INSERTS.get(table)
+    if insert is None:
+        names = tuple(column._meta.name for column in table._meta.columns)
+        insert = _INSERTS[table] = ChangeWithEvent(
+            lambda **values: table.insert(table(**values)), names
+        )
+    values = {column._meta.name: getattr(row, column._meta.name) for column in table._meta.columns}
+    await insert.run(audit_row, **values)
+
+
+_INSERTS: dict[type[Table], ChangeWithEvent] = {}
 _EVENT_COLUMNS = [column for column in AuditEvent._meta.columns if not column._meta.primary_key]
+_EVENT_SLOTS = tuple(f"event_{column._meta.name}" for column in _EVENT_COLUMNS)
 # Typed placeholders: in INSERT … SELECT, PostgreSQL would otherwise read each value as text.
 _INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as parameters
     f'INSERT INTO "{AuditEvent._meta.tablename}" ('  # noqa: S608
@@ -241,43 +241,3 @@ _INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as 
     + ", ".join(f"{{}}::{column.column_type.split('(')[0]}" for column in _EVENT_COLUMNS)
     + " FROM changed RETURNING 1"
 )
-
-
-def _insert_per_changed_row(audit_row: AuditEvent) -> QueryString:
-    values = [getattr(audit_row, column._meta.name) for column in _EVENT_COLUMNS]
-    return QueryString(_INSERT_PER_CHANGED_ROW, *values)
-
-
-_EVENT_SLOTS = tuple(f"event_{column._meta.name}" for column in _EVENT_COLUMNS)
-
-
-def prepared_with_event(build: Callable[[Any], Query[Any, Any]], fields: type) -> Prepared:
-    """`write_with_event`'s one PostgreSQL statement, built once: `build` makes the change from
-    an instance of the dataclass `fields`, whose values (and the audit row's) are bound per call."""
-    names = tuple(field.name for field in dataclasses.fields(fields))
-
-    def statement(**slots: Any) -> QueryString:
-        [write] = build(fields(**{name: slots[name] for name in names})).querystrings
-        return _with_event(write, slots)
-
-    return Prepared(statement, names + _EVENT_SLOTS)
-
-
-def _with_event(write: QueryString, slots: dict[str, Any]) -> QueryString:
-    event = QueryString(_INSERT_PER_CHANGED_ROW, *(slots[slot] for slot in _EVENT_SLOTS))
-    return QueryString("WITH changed AS ({}) {}", write, event)
-
-
-def _event_values(audit_row: AuditEvent) -> dict[str, Any]:
-    return {
-        slot: getattr(audit_row, column._meta.name)
-        for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
-    }
-
-
-async def run_with_event(
-    prepared: Prepared, engine: Engine[Any], values: Any, audit_row: AuditEvent
-) -> bool:
-    return bool(
-        await prepared.run(engine, **dataclasses.asdict(values), **_event_values(audit_row))
-    )

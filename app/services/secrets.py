@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -22,7 +22,7 @@ from piccolo.query.methods.update import Update
 from app import crypto, filecrypto
 from app.auth.identity import User
 from app.auth.rules import Recipient, check_may_address, may_open
-from app.db.engine import is_postgres, write_transaction
+from app.db.engine import write_transaction
 from app.db.prepared import Prepared
 from app.db.tables import GUEST_ROLE, AuditEvent, Secret
 from app.lifecycle import SecretState
@@ -624,16 +624,17 @@ def _count_view_query(view: CountedView, *, with_file: bool, last_view: bool) ->
     )
 
 
-def _prepared_count(with_file: bool, last_view: bool) -> Prepared:
-    return audit.prepared_with_event(
-        lambda view: _count_view_query(view, with_file=with_file, last_view=last_view),
-        CountedView,
-    )
+def _count_view_change(with_file: bool, last_view: bool) -> audit.ChangeWithEvent:
+    def build(**values: Any) -> Update[Any]:
+        view = CountedView(**values)
+        return _count_view_query(view, with_file=with_file, last_view=last_view)
+
+    return audit.ChangeWithEvent(build, tuple(field.name for field in fields(CountedView)))
 
 
-# On PostgreSQL the view and its audit row are one statement, built once per shape.
+# The view and its audit row, one statement per shape (with a file or not, last view or not).
 _COUNT_VIEW = {
-    (with_file, last_view): _prepared_count(with_file, last_view)
+    (with_file, last_view): _count_view_change(with_file, last_view)
     for with_file in (False, True)
     for last_view in (False, True)
 }
@@ -642,12 +643,7 @@ _COUNT_VIEW = {
 async def _count_view(view: CountedView, revealed: AuditEvent) -> bool:
     """Whether the view counted (False: another reveal changed the count first)."""
     shape = (view.ticket_hash is not None, view.views_left == 0)
-    engine = Secret._meta.db
-    if is_postgres(engine):
-        return await audit.run_with_event(_COUNT_VIEW[shape], engine, view, revealed)
-    return await audit.write_with_event(
-        _count_view_query(view, with_file=shape[0], last_view=shape[1]), revealed
-    )
+    return await _COUNT_VIEW[shape].run(revealed, **vars(view))
 
 
 def tombstone(state: SecretState, now: datetime) -> dict[Any, Any]:
