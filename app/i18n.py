@@ -140,13 +140,19 @@ def valid_timezone(name: str | None, fallback: str) -> str:
     return fallback
 
 
+@functools.lru_cache(maxsize=16)
+def _locale(language: str) -> Locale:
+    # Babel parses a locale name on every call it is given one; pages format several dates.
+    return Locale.parse(language)
+
+
 def format_time(moment: datetime) -> str:
     """Date and time with the zone's short name (CET, JST), since browser and default zones differ."""
     local = moment.astimezone(ZoneInfo(current_timezone.get()))
     zone_name = local.tzname() or ""
     if zone_name.startswith(("+", "-")):  # zones without an abbreviation give "-03"
         zone_name = f"UTC{zone_name}"
-    text = format_datetime(local, "medium", locale=current_language.get())
+    text = format_datetime(local, "medium", locale=_locale(current_language.get()))
     return f"{text} {zone_name}".rstrip()
 
 
@@ -161,7 +167,7 @@ def format_relative(moment: datetime, now: datetime, *, past: bool = False) -> s
         delta,
         add_direction=True,
         threshold=1.0,
-        locale=current_language.get(),
+        locale=_locale(current_language.get()),
     )
 
 

@@ -478,7 +478,6 @@ class Runner:
             "record",
             "--format",
             "raw",
-            "--nonblocking",
             "--rate",
             "200",
         ]

@@ -4,6 +4,7 @@ of every route (those added later too) and any segment that is no route's litera
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 
 from app import crypto
 from app.settings import Settings
-from app.web.accesslog import AccessLogMiddleware, redact_path, route_literals
+from app.web.accesslog import AccessLogMiddleware, LineFormatter, redact_path, route_literals
 from tests.support.apps import FrozenClock, access_lines, client_of, serving
 from tests.support.flows import sign_in
 
@@ -71,3 +72,16 @@ def test_redaction_keeps_only_route_literals(path: str, shown: str) -> None:
         ["/dashboard/secrets/{secret_id:str}/trail", "/s/{id:str}", "/i/{t:str}", "/audit.csv"]
     )
     assert redact_path(path, literals) == shown
+
+
+@pytest.mark.parametrize("created", [1700000000.0, 1700000000.9996, 1700000001.0004, 1800000123.5])
+def test_the_cached_time_formatter_writes_what_logging_writes(created: float) -> None:
+    line_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    ours = LineFormatter(line_format)
+    ours.format(logging.LogRecord("app.access", logging.INFO, "", 0, "warm", (), None))
+    record = logging.LogRecord("app.access", logging.INFO, "", 0, "GET %s", ("/",), None)
+    record.created = created
+    record.msecs = (created - int(created)) * 1000
+    assert ours.format(record) == logging.Formatter(line_format).format(record)
+    # A date format still works as logging's does.
+    assert ours.formatTime(record, "%Y") == logging.Formatter().formatTime(record, "%Y")

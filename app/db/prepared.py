@@ -64,10 +64,14 @@ class Prepared:
         self._compiled[engine_type] = (sql, args)
         return sql, args
 
-    async def run(self, engine: Engine[Any], **values: Any) -> list[dict[str, Any]]:
-        compiled = self._compiled.get(engine.engine_type) or self._compile(engine.engine_type)
+    def bind(self, engine_type: str, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL for this engine and the values in its parameters' order."""
+        compiled = self._compiled.get(engine_type) or self._compile(engine_type)
         sql, template = compiled
-        args = [values[arg.name] if isinstance(arg, Slot) else arg for arg in template]
+        return sql, [values[arg.name] if isinstance(arg, Slot) else arg for arg in template]
+
+    async def run(self, engine: Engine[Any], **values: Any) -> list[dict[str, Any]]:
+        sql, args = self.bind(engine.engine_type, **values)
         rows: list[dict[str, Any]] = await engine.run_querystring(_Compiled(sql, args))
         return rows
 

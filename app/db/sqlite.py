@@ -12,14 +12,18 @@ SQLite's own lock, with the busy timeout.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
 
 BUSY_TIMEOUT_SECONDS = 30
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -130,6 +134,24 @@ class OneWriterSQLiteEngine(SQLiteEngine):
             engine=self, transaction_type=transaction_type, allow_nested=allow_nested
         )
 
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` inside one transaction on the writer, in a single trip to the writer's thread.
+
+        Each statement sent through aiosqlite is a hand-off to its thread and back, and under
+        load each hand-back waits for the event loop's thread to let go of the GIL: a change and
+        its audit row as BEGIN, two statements and COMMIT was four such waits. `work` runs on
+        that thread and must only execute statements on the connection it is given.
+        """
+        connections = await self.connections()
+        async with connections.write_lock:
+            await _end_left_over_transaction(connections.writer)
+            # aiosqlite runs a callable on the connection's own thread with _execute; its
+            # public methods are each one statement.
+            result: T = await connections.writer._execute(  # type: ignore[no-untyped-call]
+                _in_one_transaction, connections.writer._conn, work
+            )
+            return result
+
     async def _run(self, query: str, args: list[Any], read: bool) -> list[dict[str, Any]]:
         transaction = self.current_transaction.get()
         if transaction is not None:
@@ -166,3 +188,17 @@ class OneWriterSQLiteEngine(SQLiteEngine):
 
     async def run_ddl(self, ddl: str, in_pool: bool = False) -> list[dict[str, Any]]:
         return await self._run(ddl, [], read=False)
+
+
+def _in_one_transaction(
+    connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]
+) -> T:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        result = work(connection)
+        connection.commit()
+    except BaseException:
+        if connection.in_transaction:
+            connection.rollback()
+        raise
+    return result

@@ -6,6 +6,7 @@ tokens or links. Client addresses are keyed hashes and user agents are truncated
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,8 +17,9 @@ from piccolo.query.base import Query
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
-from app.db.engine import is_postgres, write_transaction
+from app.db.engine import is_postgres
 from app.db.prepared import Prepared
+from app.db.sqlite import OneWriterSQLiteEngine
 from app.db.tables import AuditEvent
 
 
@@ -190,7 +192,8 @@ class ChangeWithEvent:
     nothing is written, the audit row included; `run` says whether the change touched a row.
     On PostgreSQL it is one statement (one round trip instead of four: BEGIN, the change, the
     audit insert, COMMIT), the change as a CTE and the audit row inserted once per row it
-    returned, its SQL compiled on first use. Elsewhere it is a short transaction of two."""
+    returned. On SQLite it is a transaction of the two statements, run in one trip to the
+    writer's thread. Either way the SQL is compiled on first use."""
 
     def __init__(self, build: Callable[..., Query[Any, Any]], names: tuple[str, ...]) -> None:
         self.build = build
@@ -201,20 +204,28 @@ class ChangeWithEvent:
             return QueryString("WITH changed AS ({}) {}", write, event)
 
         self.statement = Prepared(statement, names + _EVENT_SLOTS)
+        self.change = Prepared(build, names)
 
     async def run(self, audit_row: AuditEvent, **values: Any) -> bool:
         engine = AuditEvent._meta.db
+        event = {
+            slot: getattr(audit_row, column._meta.name)
+            for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
+        }
         if is_postgres(engine):
-            event = {
-                slot: getattr(audit_row, column._meta.name)
-                for slot, column in zip(_EVENT_SLOTS, _EVENT_COLUMNS, strict=True)
-            }
             return bool(await self.statement.run(engine, **values, **event))
-        async with write_transaction():
-            if not await self.build(**values):
-                return False
-            await AuditEvent.insert(audit_row)
-        return True
+        if not isinstance(engine, OneWriterSQLiteEngine):
+            raise TypeError(f"no way to write a change and its audit row on {engine.engine_type}")
+        change = self.change.bind(engine.engine_type, **values)
+        insert_event = _INSERT_EVENT.bind(engine.engine_type, **event)
+
+        def change_then_event(connection: sqlite3.Connection) -> bool:
+            if not connection.execute(*change).fetchall():
+                return False  # the condition no longer held: no change, no audit row
+            connection.execute(*insert_event)
+            return True
+
+        return await engine.write(change_then_event)
 
 
 async def insert_with_event(row: Table, audit_row: AuditEvent) -> None:
@@ -240,4 +251,16 @@ _INSERT_PER_CHANGED_ROW = (  # names from the table definition, values bound as 
     + ") SELECT "
     + ", ".join(f"{{}}::{column.column_type.split('(')[0]}" for column in _EVENT_COLUMNS)
     + " FROM changed RETURNING 1"
+)
+# The audit row alone, where the change is a statement of its own (SQLite).
+_INSERT_EVENT = Prepared(
+    lambda **slots: QueryString(
+        f'INSERT INTO "{AuditEvent._meta.tablename}" ('  # noqa: S608 - names from the table
+        + ", ".join(f'"{column._meta.db_column_name}"' for column in _EVENT_COLUMNS)
+        + ") VALUES ("
+        + ", ".join("{}" for _ in _EVENT_COLUMNS)
+        + ")",
+        *(slots[slot] for slot in _EVENT_SLOTS),
+    ),
+    _EVENT_SLOTS,
 )

@@ -1,0 +1,69 @@
+"""A change and its audit row are written both or neither (app/services/audit.py), on each
+engine: PostgreSQL's one statement and SQLite's one trip to the writer's thread."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from piccolo.engine.base import Engine
+
+from app.db.tables import AuditEvent
+from app.services import audit
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def marker_insert() -> audit.ChangeWithEvent:
+    """The change: a row of its own (a marker in the audit table, the simplest table)."""
+    return audit.ChangeWithEvent(
+        lambda actor: AuditEvent.insert(
+            AuditEvent(at=AT, actor=actor, action="marker", outcome="ok")
+        ),
+        ("actor",),
+    )
+
+
+def event(**overrides: Any) -> AuditEvent:
+    row = audit.event(audit.AuditAction.SECRET_CREATED, at=AT, actor="alice@prowise.com")
+    for name, value in overrides.items():
+        setattr(row, name, value)
+    return row
+
+
+async def actions() -> list[str]:
+    rows = await AuditEvent.select(AuditEvent.action).order_by(AuditEvent.id)
+    return [row["action"] for row in rows]
+
+
+async def test_the_change_and_its_audit_row_are_written_together(engine: Engine[Any]) -> None:
+    change = marker_insert()
+    assert await change.run(event(), actor="first")
+    assert await change.run(event(), actor="second")  # compiled once, bound again
+    assert await actions() == ["marker", "secret.created"] * 2
+    markers = await AuditEvent.select(AuditEvent.actor).where(AuditEvent.action == "marker")
+    assert [row["actor"] for row in markers] == ["first", "second"]
+
+
+async def test_a_failing_audit_row_takes_the_change_back_with_it(engine: Engine[Any]) -> None:
+    with pytest.raises(Exception, match="(?i)null"):
+        await marker_insert().run(event(action=None), actor="lost")
+    assert await actions() == []
+    # The writer is free again afterwards.
+    assert await marker_insert().run(event(), actor="next")
+    assert await actions() == ["marker", "secret.created"]
+
+
+async def test_a_change_whose_condition_no_longer_holds_writes_no_audit_row(
+    engine: Engine[Any],
+) -> None:
+    await AuditEvent.insert(AuditEvent(at=AT, actor="x", action="marker", outcome="ok"))
+    stale = audit.ChangeWithEvent(
+        lambda outcome: AuditEvent.update({AuditEvent.outcome: outcome})
+        .where(AuditEvent.outcome == "long gone")
+        .returning(AuditEvent.id),
+        ("outcome",),
+    )
+    assert not await stale.run(event(), outcome="changed")
+    assert await actions() == ["marker"]
