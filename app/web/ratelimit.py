@@ -136,8 +136,27 @@ class MemoryCounter:
         return [await self.hit(key, window_index, window_seconds) for key in keys]
 
 
+# One EVALSHA per request: atomic (a script runs alone), so concurrent requests get distinct
+# counts. The TTL is set on a window's first hit only: later hits must not keep a key alive.
+# Key names and TTL are those of the earlier MULTI/INCR/EXPIRE version, so processes of both
+# versions count in the same keys during a rolling deploy.
+_HIT_MANY = """
+local ttl = tonumber(ARGV[1])
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    if count == 1 then
+        redis.call('EXPIRE', key, ttl)
+    end
+    counts[i] = count
+end
+return counts
+"""
+
+
 class RedisCounter:
-    """INCR + EXPIRE per window in Redis, shared by every app process; memory when Redis fails."""
+    """INCR (+ EXPIRE on a window's first hit) in Redis, shared by every app process; memory
+    when Redis fails."""
 
     def __init__(
         self, redis: Redis, fallback: MemoryCounter, prefix: str = "safe_share:rl"
@@ -146,6 +165,8 @@ class RedisCounter:
         self.fallback = fallback
         self.prefix = prefix
         self.degraded = False
+        # Sends EVALSHA; on NOSCRIPT (a restarted or flushed Redis) loads the script and retries.
+        self.script = redis.register_script(_HIT_MANY)
 
     async def hit(self, key: str, window_index: int, window_seconds: int) -> int:
         return (await self.hit_many([key], window_index, window_seconds))[0]
@@ -154,13 +175,10 @@ class RedisCounter:
         self, keys: Sequence[str], window_index: int, window_seconds: int
     ) -> list[int]:
         """All of a request's counters in one round trip to Redis."""
+        suffix = f":{window_index}"
+        redis_keys = [f"{self.prefix}:{key}{suffix}" for key in keys]
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for key in keys:
-                    redis_key = f"{self.prefix}:{key}:{window_index}"
-                    pipe.incr(redis_key)
-                    pipe.expire(redis_key, window_seconds + 1)
-                results = await pipe.execute()
+            counts = await self.script(redis_keys, (window_seconds + 1,))
         except Exception as exc:  # any Redis failure: keep limiting, locally
             if not self.degraded:
                 self.degraded = True
@@ -172,7 +190,7 @@ class RedisCounter:
         if self.degraded:
             self.degraded = False
             logger.warning("rate limits: Redis is back, counting in Redis again")
-        return [int(count) for count in results[::2]]
+        return [int(count) for count in counts]
 
 
 Counter = MemoryCounter | RedisCounter
@@ -192,19 +210,22 @@ class RateLimiter:
         self.counter = counter
         self.clock = clock
         self.rules = tuple(rules) if rules is not None else rules_from_settings(settings)
+        # Runs on every request and most match no rule: try only the rules of their method
+        # (GET: two), and read the clock only when something is counted.
+        by_method: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            by_method.setdefault(rule.method, []).append(rule)
+        self.rules_by_method = {method: tuple(rules) for method, rules in by_method.items()}
 
     async def check(self, scope: Scope) -> int | None:
         """None when the request may go on, else the seconds until the window ends."""
-        method = scope.get("method", "GET")
+        rules = self.rules_by_method.get(str(scope.get("method", "GET")))
+        if rules is None:
+            return None
         path = scope["path"]
-        window = self.settings.rate_window_seconds
-        now = self.clock().timestamp()
-        window_index = int(now // window)
         counters: list[tuple[str, int]] = []
         client: str | None = None
-        for rule in self.rules:
-            if rule.method != method:
-                continue
+        for rule in rules:
             match = rule.pattern.match(path)
             if match is None:
                 continue
@@ -214,6 +235,9 @@ class RateLimiter:
             counters.extend(counter_keys(rule, match, client, user))
         if not counters:
             return None
+        window = self.settings.rate_window_seconds
+        now = self.clock().timestamp()
+        window_index = int(now // window)
         counts = await self.counter.hit_many([key for key, _ in counters], window_index, window)
         if all(count <= limit for count, (_key, limit) in zip(counts, counters, strict=True)):
             return None
