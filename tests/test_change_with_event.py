@@ -47,7 +47,7 @@ async def test_the_change_and_its_audit_row_are_written_together(engine: Engine[
 
 
 async def test_a_failing_audit_row_takes_the_change_back_with_it(engine: Engine[Any]) -> None:
-    with pytest.raises(Exception, match="(?i)null"):
+    with pytest.raises(Exception, match=r"(?i)null"):
         await marker_insert().run(event(action=None), actor="lost")
     assert await actions() == []
     # The writer is free again afterwards.
