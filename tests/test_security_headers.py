@@ -93,6 +93,7 @@ async def test_every_response_has_security_headers_in_development(
         responses = await _responses(client, issuer)
         statuses = [r.status_code for r, _static in responses]
         assert statuses == [200, 200, 200, 404, 404, 405, 413, 403, 500, 503, 200]
+        assert set(responses[5][0].headers["allow"].split(", ")) == {"POST", "OPTIONS"}
         for response, static in responses:
             assert_secure(response, hsts=False, static=static)
         assert "Something went wrong" in responses[8][0].text

@@ -79,7 +79,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if status == 429:
         return too_many_attempts_page(request, int((exc.headers or {}).get("retry-after", "60")))
     if status == 405:
-        return _NOT_ACCEPTED(request)
+        page = _NOT_ACCEPTED(request)
+        # HTTP requires a 405 to say which methods the address does accept.
+        if allow := (exc.headers or {}).get("allow"):
+            page.headers["allow"] = allow
+        return page
     if status >= 500:
         return handle_server_error(request, exc)
     return error_page(
