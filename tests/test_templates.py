@@ -8,6 +8,7 @@ from typing import Any, cast
 import pytest
 from jinja2 import DictLoader
 from litestar import Request
+from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
 from app import i18n
@@ -15,7 +16,9 @@ from app.auth.identity import Role, User
 from app.settings import Settings
 from app.web.app import create_app
 from app.web.forms import FormResult
+from app.web.responses import render
 from app.web.templates import localised_name, make_environment
+from tests.support.apps import client_of, serving
 
 LANGUAGES = ("en", "nl", "de")
 
@@ -90,3 +93,52 @@ def test_the_blank_create_form_rendered_once_matches_a_fresh_render(
     assert fresh in cached[1]
     assert cached[0] == cached[1]
     assert "per-browser" in fresh
+
+
+def _fresh_home(app: Any, language: str, csrf_token: str) -> bytes:
+    """The anonymous home page as every other page is rendered: a Template response."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("testserver.local", 80),
+        "headers": [],
+        "state": {"user": None},
+        "litestar_app": app,
+    }
+    ScopeState.from_scope(cast(Any, scope)).csrf_token = csrf_token
+    request: Request[Any, Any, Any] = Request(cast(Any, scope))
+    token = i18n.current_language.set(language)
+    try:
+        response = render(request, "home.html", form=FormResult(values={}))
+        return bytes(response.to_asgi_response(None, request).body)
+    finally:
+        i18n.current_language.reset(token)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_the_anonymous_home_page_is_rendered_once_with_each_visitors_own_token(
+    settings: Settings, language: str
+) -> None:
+    async with serving(settings) as app, client_of(app) as first, client_of(app) as second:
+        for visitor in (first, second):
+            visitor.cookies.set("safe_share_lang", language)
+        pages = [await visitor.get("/") for visitor in (first, second, first)]
+        tokens = [first.cookies["safe_share_csrf"], second.cookies["safe_share_csrf"]]
+        fresh = [_fresh_home(app, language, token) for token in tokens]
+    assert [page.status_code for page in pages] == [200, 200, 200]
+    assert tokens[0] != tokens[1]
+    # Each visitor's page is the page rendered fresh for them: their token, in each place the
+    # page carries one (the htmx header and every form), and nobody else's.
+    assert pages[0].content == fresh[0]
+    assert pages[1].content == fresh[1]
+    assert pages[2].content == fresh[0]
+    assert pages[0].text.count(tokens[0]) >= 2
+    assert tokens[1] not in pages[0].text
+    assert tokens[0] not in pages[1].text
+    assert pages[0].headers["content-type"].startswith("text/html")
+    assert pages[0].headers["content-language"] == language

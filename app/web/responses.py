@@ -8,12 +8,16 @@ from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.enums import MediaType
 from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.response import Template
+from litestar.utils.empty import value_or_default
+from litestar.utils.scope.state import ScopeState
+from markupsafe import escape
 
 from app import i18n
 from app.i18n import N_, translate
-from app.web.templates import localised_name
+from app.web.templates import CSRF_PLACEHOLDER, localised_name
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -46,7 +50,55 @@ def render(
         },
         status_code=status_code,
         headers=headers or {},
+        media_type=MediaType.HTML,  # else guessed from the file name on every response
     )
+
+
+def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -> Response[bytes]:
+    """A page every visitor who is not signed in sees alike in one language (the landing page):
+    rendered once per language, with only this visitor's CSRF token filled in. Rendering it
+    again for every visitor was most of the page's cost. `context` must not depend on the
+    request."""
+    language = i18n.current_language.get()
+    name = localised_name(language, page)
+    engine = request.app.template_engine
+    if engine is None:
+        raise RuntimeError("templates are not configured")
+    template = engine.get_template(name)
+    cache: dict[str, tuple[Any, str]] = request.app.state.setdefault("_anonymous_pages", {})
+    cached = cache.get(name)
+    if cached is None or cached[0] is not template:  # (re)loaded in development
+        html = render_with_placeholder_token(
+            request,
+            template,
+            name,
+            user=None,
+            language=language,
+            account_language=False,
+            **context,
+        )
+        cached = cache[name] = (template, html)
+    token = escape(value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""))
+    return Response(
+        cached[1].replace(CSRF_PLACEHOLDER, str(token)).encode(), media_type=MediaType.HTML
+    )
+
+
+def render_with_placeholder_token(
+    request: Request[Any, Any, Any], template: Any, name: str, **context: Any
+) -> str:
+    """The template as Litestar would render it for this request, with a placeholder wherever
+    the visitor's CSRF token goes (`csrf_token()` and `csrf_input`)."""
+    state = ScopeState.from_scope(request.scope)
+    token = state.csrf_token
+    state.csrf_token = CSRF_PLACEHOLDER
+    try:
+        page: str = template.render(
+            **Template(template_name=name, context=context).create_template_context(request)
+        )
+    finally:
+        state.csrf_token = token
+    return page
 
 
 def error_page(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -13,16 +13,18 @@ from litestar.response import Redirect, Template
 from app.settings import Settings
 from app.web.forms import FormResult
 from app.web.middleware import LANGUAGE_COOKIE
-from app.web.responses import render, safe_next
+from app.web.responses import anonymous_page, render, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 class PageController(Controller):
     @get("/")
-    async def home(self, request: Request[Any, Any, Any]) -> Template:
+    async def home(self, request: Request[Any, Any, Any]) -> Template | Response[bytes]:
         # The page reads the person from the request's state: nothing to inject (each injected
         # value costs Litestar a resolution step on the busiest page).
+        if request.scope["state"].get("user") is None:
+            return anonymous_page(request, "home.html")
         return render(request, "home.html", form=FormResult(values={}))
 
     @post("/language", status_code=303)
