@@ -24,6 +24,7 @@ from app.services import downloads, invitations
 from app.services.audit import AuditAction, ClientInfo, record
 from app.services.secrets import ByMasterKeys
 from app.settings import Settings
+from app.web import csrf
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
 from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
@@ -159,7 +160,7 @@ class InvitationController(Controller):
         "/i/{token:str}",
         status_code=200,
         request_max_body_size=None,
-        opt={"exclude_from_csrf": True},
+        opt={csrf.CHECKED_BY_READER: True},
     )
     async def guest_submit(
         self,

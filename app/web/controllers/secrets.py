@@ -19,6 +19,7 @@ from app.i18n import _
 from app.services import downloads, secrets
 from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
+from app.web import csrf
 from app.web.dependencies import provide_client, provide_now, provide_settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
@@ -47,7 +48,7 @@ class SecretController(Controller):
         "/secrets",
         status_code=200,
         request_max_body_size=None,
-        opt={"exclude_from_csrf": True, SIGN_IN_NEXT: "/"},
+        opt={csrf.CHECKED_BY_READER: True, SIGN_IN_NEXT: "/"},
     )
     async def create(self, request: Request[Any, Any, Any], user: User) -> Template | Redirect:
         # The hot routes read the time, client and settings from the request instead of having
