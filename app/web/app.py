@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
@@ -36,6 +37,7 @@ from app.web.controllers.secrets import SecretController
 from app.web.csrf import CsrfTokens
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.guards import required_access
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
@@ -182,6 +184,10 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
+    for route in app.routes:
+        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
+        for handler in handlers:
+            required_access(handler)  # a wrong declaration fails here, at start, not per request
     # Route middleware never sees an address that matches no route: wrap the whole handler
     # so that 404 page is in the visitor's language too.
     app.asgi_handler = LanguageMiddleware(

@@ -20,6 +20,7 @@ from app.web import csrf
 from app.web.csrf import CsrfTokens
 from app.web.errors import refusal_page
 from app.web.formcheck import checked_form_receive
+from app.web.guards import access_refused
 from app.web.ratelimit import RateLimiter
 from app.web.responses import too_many_attempts_page, unreadable_request_page
 from app.web.sessions import SessionManager
@@ -158,8 +159,8 @@ _COOKIES = "_cookies"
 class RequestMiddleware:
     """Per route, inside the error handling, in one pass: the signed-in user (whose account
     locale and time zone then win), the rate limits (which need the user, and count before
-    CSRF), a form body's encoding and the CSRF check. One layer rather than several: each layer
-    wraps every request's send and receive."""
+    CSRF), a form body's encoding, the CSRF check and who may reach the route. One layer rather
+    than several: each layer wraps every request's send and receive."""
 
     def __init__(
         self,
@@ -191,11 +192,11 @@ class RequestMiddleware:
         state["user"] = user
         if user is None and "language" in state:
             # Nobody signed in: the language and zone the outer middleware chose stand.
-            await self._checked(scope, receive, send, cookies)
+            await self._checked(scope, receive, send, cookies, user)
             return
         language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
         try:
-            await self._checked(scope, receive, send, cookies)
+            await self._checked(scope, receive, send, cookies, user)
         finally:
             i18n.current_language.reset(language_token)
             i18n.current_timezone.reset(zone_token)
@@ -206,6 +207,7 @@ class RequestMiddleware:
         receive: Receive,
         send: Send,
         cookies: dict[str, str],
+        user: User | None,
     ) -> None:
         retry_after = await self.limiter.check(scope)
         if retry_after is not None:
@@ -217,7 +219,7 @@ class RequestMiddleware:
             return
         try:
             minted = await self._check_csrf(scope, checked, cookies.get(csrf.COOKIE_NAME))
-            refused = None
+            refused = access_refused(scope, user)
         except HTTPException as exc:  # reading the form may refuse too (413, 408)
             minted, refused = None, exc
         if minted is not None:
@@ -229,7 +231,8 @@ class RequestMiddleware:
         await self.app(scope, checked, send)
 
     def _setting_cookie(self, send: Send, token: str) -> Send:
-        """The page carries a new token: the browser gets it as its cookie."""
+        """The page carries a new token (the sign-in page a guard answers with too): the
+        browser gets it as its cookie."""
         set_cookie = self.csrf.set_cookie(token)
 
         async def send_with_cookie(message: Message) -> None:

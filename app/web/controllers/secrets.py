@@ -23,7 +23,7 @@ from app.web import csrf
 from app.web.dependencies import provide_client, provide_now, provide_settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
-from app.web.guards import SIGN_IN_NEXT, requires_signed_in
+from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access
 from app.web.responses import error_page, not_for_you, render, unavailable_page
 from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
@@ -40,8 +40,7 @@ class SecretController(Controller):
     """SecretUnavailable, NotForYou and CannotOpen from the services, and FormRefused from a
     streamed form, answer with the same pages on every route (app.web.errors)."""
 
-    guards = (requires_signed_in,)
-    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/s/{secret_id}"}
+    opt: Mapping[str, Any] = {REQUIRES: Access.SIGNED_IN, SIGN_IN_NEXT: "/s/{secret_id}"}
 
     # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
     @post(
