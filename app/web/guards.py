@@ -45,10 +45,8 @@ class RoleRequired(PermissionDeniedException):
     """Signed in, but without the role the route needs; `detail` says which."""
 
 
-def page_to_return_to(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler | None = None
-) -> str:
-    handler = handler or connection.route_handler
+def page_to_return_to(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    handler = connection.route_handler
     is_get = isinstance(connection, Request) and connection.method == "GET"
     next_path: str = handler.opt.get(SIGN_IN_NEXT, connection.url.path if is_get else "/")
     return next_path.format(**connection.path_params)
