@@ -19,6 +19,7 @@ from app import crypto
 from app.db.tables import TABLES, Invitation, Secret, SecretChunk
 from app.settings import Settings
 from app.web.csrf import CsrfTokens
+from tests.support.apps import client_of
 from tests.support.flows import CSRF_COOKIE, create_secret, prime_csrf, sign_in
 from tests.support.people import CUSTOMER, STAFF
 
@@ -300,3 +301,24 @@ async def test_odd_token_headers_are_refused_not_errors(client: httpx.AsyncClien
             "/language", data={"language": "de"}, headers=[(b"x-csrftoken", value)]
         )
         assert response.status_code == 403, value[:10]
+
+
+async def test_a_malformed_cookie_of_another_app_hides_none_of_ours(
+    running_app: Litestar, client: httpx.AsyncClient, issuer: str
+) -> None:
+    # Another app on the same domain may set cookies Python's SimpleCookie rejects outright.
+    await sign_in(client, issuer, STAFF)
+    await prime_csrf(client)
+    ours = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+    token = client.cookies.get(CSRF_COOKIE) or ""
+    async with client_of(running_app) as raw:  # no cookie jar of its own: the header as sent
+        for header in (f'prefs={{"a":1}}; {ours}', f"{ours}; broken cookie; x=\\"):
+            page = await raw.get("/", headers={"cookie": header})
+            assert STAFF in page.text, header
+            assert csrf_cookies_set(page) == []
+            chosen = await raw.post(
+                "/language",
+                data={"language": "de"},
+                headers={"cookie": header, "x-csrftoken": token},
+            )
+            assert chosen.status_code == 303, header
