@@ -12,11 +12,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.routes import HTTPRoute
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
@@ -35,8 +35,10 @@ from app.web.controllers.dashboard import DashboardController
 from app.web.controllers.invitations import InvitationController
 from app.web.controllers.pages import PageController
 from app.web.controllers.secrets import SecretController
+from app.web.csrf import CsrfTokens
 from app.web.dependencies import DEPENDENCIES, Clock, utc_now
 from app.web.errors import EXCEPTION_HANDLERS
+from app.web.guards import required_access
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
     LanguageMiddleware,
@@ -134,14 +136,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
                 await redis.aclose()
             await stop(engine)
 
-    csrf = CSRFConfig(
-        secret=crypto.derive_key(settings.secret_keys[0], "csrf").hex(),
-        cookie_name="safe_share_csrf",
-        cookie_secure=settings.secure_cookies,
-        cookie_httponly=True,
-        cookie_samesite="lax",
-        header_name="x-csrftoken",
-    )
+    csrf = CsrfTokens.for_settings(settings)
     # Checking every template file's modification time on each render only helps while editing.
     jinja = make_environment(
         FileSystemLoader(PROJECT_ROOT / "templates"), auto_reload=settings.env == "development"
@@ -156,6 +151,7 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         "sessions": sessions,
         "oidc": oidc,
         "rate_counter": counter,
+        "csrf": csrf,  # for the streamed form reader (app.web.upload)
     }
     app = Litestar(
         route_handlers=[
@@ -174,12 +170,12 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
                 settings=settings,
                 sessions=sessions,
                 limiter=RateLimiter(settings, counter, clock),
+                csrf=csrf,
                 max_body_bytes=MAX_BODY_BYTES,
             )
         ],
         # request.htmx in handlers (HTMXRequest), instead of reading HX-Request by hand.
         plugins=[HTMXPlugin()],
-        csrf_config=csrf,
         before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -189,6 +185,10 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         openapi_config=None,
         debug=False,
     )
+    for route in app.routes:
+        handlers = route.route_handlers if isinstance(route, HTTPRoute) else [route.route_handler]
+        for handler in handlers:
+            required_access(handler)  # a wrong declaration fails here, at start, not per request
     # Route middleware never sees an address that matches no route: wrap the whole handler
     # so that 404 page is in the visitor's language too.
     app.asgi_handler = LanguageMiddleware(

@@ -71,7 +71,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     if isinstance(exc, NotFoundException) or status == 404:
         return not_found_page(request)
     if status == 403:
-        return request_refused_page(request)  # Litestar's CSRF refusal lands here too
+        return request_refused_page(request)
     if status == 413:
         return too_much_data_page(request)
     if status == 408:
@@ -149,6 +149,16 @@ def handle_cannot_open(request: Request[Any, Any, Any], exc: CannotOpen) -> Temp
 
 def handle_bad_cursor(request: Request[Any, Any, Any], exc: BadCursor) -> Template:
     return bad_page_link(request)
+
+
+def refusal_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """The page for a refusal found before the handler ran (by RequestMiddleware, outside
+    Litestar's own exception handling): the one the table below gives."""
+    for kind in type(exc).__mro__:
+        handler = EXCEPTION_HANDLERS.get(kind)
+        if handler is not None:
+            return handler(request, exc)
+    return handle_http_exception(request, exc)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import Token
-from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar import Request, Response
 from litestar.enums import ScopeType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from app import i18n
 from app.auth.identity import User
 from app.settings import Settings
-from app.web.errors import handle_http_exception
+from app.web import csrf
+from app.web.csrf import CsrfTokens
+from app.web.errors import refusal_page
 from app.web.formcheck import checked_form_receive
+from app.web.guards import access_refused
 from app.web.ratelimit import RateLimiter
 from app.web.responses import too_many_attempts_page, unreadable_request_page
 from app.web.sessions import SessionManager
@@ -55,13 +58,24 @@ def security_headers(
 def request_cookies(scope: Scope) -> dict[str, str]:
     for name, value in scope["headers"]:
         if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:
-                return {}
-            return {key: morsel.value for key, morsel in jar.items()}
+            return parse_cookies(value.decode("latin-1"))
     return {}
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """A Cookie header's pairs, leniently, as browsers send them: a pair that is not one (some
+    other app's on the same domain) is skipped. SimpleCookie dropped every cookie when it met
+    one, so the session and the CSRF cookie vanished; it also cost ~20 µs a request."""
+    cookies: dict[str, str] = {}
+    for pair in header.split(";"):
+        name, equals, value = pair.partition("=")
+        name = name.strip()
+        if equals and name:
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value  # a repeated name: the last one, as before
+    return cookies
 
 
 def _header(scope: Scope, wanted: bytes) -> str | None:
@@ -155,8 +169,8 @@ _COOKIES = "_cookies"
 class RequestMiddleware:
     """Per route, inside the error handling, in one pass: the signed-in user (whose account
     locale and time zone then win), the rate limits (which need the user, and count before
-    CSRF), and a form body's encoding. One layer rather than three: each layer wraps every
-    request's send and receive."""
+    CSRF), a form body's encoding, the CSRF check and who may reach the route. One layer rather
+    than several: each layer wraps every request's send and receive."""
 
     def __init__(
         self,
@@ -164,12 +178,14 @@ class RequestMiddleware:
         settings: Settings,
         sessions: SessionManager,
         limiter: RateLimiter,
+        csrf: CsrfTokens,
         max_body_bytes: int,
     ) -> None:
         self.app = app
         self.settings = settings
         self.sessions = sessions
         self.limiter = limiter
+        self.csrf = csrf
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -186,16 +202,23 @@ class RequestMiddleware:
         state["user"] = user
         if user is None and "language" in state:
             # Nobody signed in: the language and zone the outer middleware chose stand.
-            await self._limited_and_checked(scope, receive, send)
+            await self._checked(scope, receive, send, cookies, user)
             return
         language_token, zone_token = _apply_context(scope, self.settings, cookies, user)
         try:
-            await self._limited_and_checked(scope, receive, send)
+            await self._checked(scope, receive, send, cookies, user)
         finally:
             i18n.current_language.reset(language_token)
             i18n.current_timezone.reset(zone_token)
 
-    async def _limited_and_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _checked(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        cookies: dict[str, str],
+        user: User | None,
+    ) -> None:
         retry_after = await self.limiter.check(scope)
         if retry_after is not None:
             await _answer(scope, receive, send, lambda r: too_many_attempts_page(r, retry_after))
@@ -204,23 +227,70 @@ class RequestMiddleware:
         if checked is None:
             await _answer(scope, receive, send, unreadable_request_page)
             return
-        started = False
+        try:
+            minted = await self._check_csrf(scope, checked, cookies.get(csrf.COOKIE_NAME))
+            refused = access_refused(scope, user)
+        except HTTPException as exc:  # reading the form may refuse too (413, 408)
+            minted, refused = None, exc
+        if minted is not None:
+            send = self._setting_cookie(send, minted)
+        if refused is not None:
+            # Answered here, while the visitor's language is still set.
+            await _answer(scope, checked, send, lambda r: refusal_page(r, refused))
+            return
+        await self.app(scope, checked, send)
 
-        async def send_noting_start(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+    def _setting_cookie(self, send: Send, token: str) -> Send:
+        """The page carries a new token (the sign-in page a guard answers with too): the
+        browser gets it as its cookie."""
+        set_cookie = self.csrf.set_cookie(token)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), set_cookie]
             await send(message)
 
-        try:
-            await self.app(scope, checked, send_noting_start)
-            return
-        except HTTPException as exc:
-            # Refusals raised by inner middleware (CSRF) are rendered here, while the
-            # visitor's language is still set; app-level handling would fall back to English.
-            if started:
-                raise
-            refused = exc
-        await _answer(scope, receive, send, lambda r: handle_http_exception(r, refused))
+        return send_with_cookie
+
+    async def _check_csrf(self, scope: Scope, receive: Receive, cookie: str | None) -> str | None:
+        """Double-submit: a safe method passes (and pages get the browser's token, or a new one,
+        returned for the cookie); anything else must send the cookie's token back in the header
+        or the form. Raises PermissionDeniedException when it does not."""
+        connection_state = ScopeState.from_scope(scope)
+        if scope.get("method") in csrf.SAFE_METHODS:
+            if cookie is not None and self.csrf.is_valid(cookie):
+                connection_state.csrf_token = cookie
+                return None
+            # None yet, or one we no longer sign (the key was rotated): a fresh one.
+            connection_state.csrf_token = token = self.csrf.mint()
+            return token
+        if scope["route_handler"].opt.get(csrf.CHECKED_BY_READER):
+            # The streamed form reader checks the token as the body arrives; until then, pages
+            # rendered from here carry the browser's token.
+            if cookie is not None and self.csrf.is_valid(cookie):
+                connection_state.csrf_token = cookie
+            return None
+        submitted = _header(scope, _CSRF_HEADER)
+        if not submitted and _form_type(scope) in _FORM_TYPES:
+            # Parsed once: Litestar keeps the form in the scope, and the handler reads it there.
+            form = await Request(scope, receive).form()
+            field = form.get(csrf.FIELD_NAME)
+            submitted = field if isinstance(field, str) else None
+        if cookie is None or not self.csrf.matches(cookie, submitted):
+            raise PermissionDeniedException("CSRF token verification failed")
+        connection_state.csrf_token = cookie
+        return None
+
+
+_CSRF_HEADER = csrf.HEADER_NAME.encode()
+_FORM_TYPES = frozenset({b"application/x-www-form-urlencoded", b"multipart/form-data"})
+
+
+def _form_type(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return bytes(value.split(b";", 1)[0].strip().lower())
+    return None
 
 
 async def _answer(

@@ -205,7 +205,7 @@ unreadable_request_page = ErrorPage(
         "Go back, check what you typed or pasted, and try again."
     ),
 )
-# A CSRF refusal, whether Litestar's middleware or the streamed form reader found it.
+# A CSRF refusal, whether the request middleware or the streamed form reader found it.
 request_refused_page = ErrorPage(
     403, N_("Not allowed"), N_("This request was refused. Reload the page and try again.")
 )

@@ -1,9 +1,10 @@
 """Read a secret's form as it streams in: URL-encoded, or multipart with at most one file.
 
-Litestar would buffer a whole multipart body (its CSRF check reads the form first), so routes
-that take files opt out of that middleware and come here: the body is parsed incrementally,
-the CSRF token is checked before any file byte is accepted, and the file is sealed into a
-spool as it arrives. Memory stays at about one chunk; nothing is stored on any refusal.
+A CSRF check that reads the form first would buffer a whole multipart body, so routes that
+take files leave the check to this reader (opt csrf.CHECKED_BY_READER): the body is parsed
+incrementally, the CSRF token is checked before any file byte is accepted, and the file is
+sealed into a spool as it arrives. Memory stays at about one chunk; nothing is stored on any
+refusal.
 """
 
 from __future__ import annotations
@@ -14,23 +15,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from hmac import compare_digest
 from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Request
 from litestar.exceptions import ClientException, InternalServerException
-from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
-from litestar.utils.scope.state import ScopeState
 from multipart import MultipartError, MultipartSegment, PushMultipartParser, parse_options_header
 
 from app import crypto
 from app.services import files
+from app.web import csrf
+from app.web.csrf import CsrfTokens
 
 MAX_FIELDS_BYTES = 160_000  # the text fields: as much as the app accepts for any form
 FILE_FIELD = "file"  # plaintext (JavaScript off): sealed here as it arrives
 SEALED_FIELD = "file_sealed"  # a stream the browser sealed (JavaScript on)
-CSRF_FIELD = "_csrf_token"
 MAX_NAME_CHARS = 200
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 # Past the limit the body is read on (and dropped) up to this factor, so a browser gets to
@@ -84,23 +83,9 @@ def safe_media_type(raw: str | None) -> str:
 
 
 def _csrf_valid(request: Request[Any, Any, Any], token: str | None) -> bool:
-    config = request.app.csrf_config
-    cookie = request.cookies.get(config.cookie_name) if config else None
-    if config is None or not token or not cookie:
-        return False
-
-    def decode(value: str) -> str | None:
-        secret, signature = value[:CSRF_SECRET_LENGTH], value[CSRF_SECRET_LENGTH:]
-        expected = generate_csrf_hash(token=secret, secret=config.secret)
-        valid = len(value) > CSRF_SECRET_LENGTH and compare_digest(signature, expected)
-        return secret if valid else None
-
-    sent, kept = decode(token), decode(cookie)
-    valid = sent is not None and kept is not None and compare_digest(sent, kept)
-    if kept is not None:
-        # What Litestar's CSRF middleware would do: pages rendered from here carry the token.
-        ScopeState.from_scope(request.scope).csrf_token = cookie
-    return valid
+    # RequestMiddleware leaves these routes to us (opt csrf.CHECKED_BY_READER); same scheme.
+    tokens: CsrfTokens = request.app.state.csrf
+    return tokens.matches(request.cookies.get(csrf.COOKIE_NAME), token)
 
 
 class _Reader:
@@ -128,7 +113,9 @@ class _Reader:
 
     def check_csrf(self) -> None:
         if not self.csrf_checked:
-            token = self.request.headers.get("x-csrftoken") or self.form.fields.get(CSRF_FIELD)
+            token = self.request.headers.get(csrf.HEADER_NAME) or self.form.fields.get(
+                csrf.FIELD_NAME
+            )
             if not _csrf_valid(self.request, token):
                 raise FormRefused(Refusal.CSRF)
             self.csrf_checked = True
@@ -278,7 +265,7 @@ async def _read_form(
         except (UnicodeDecodeError, ValueError):
             raise FormRefused(Refusal.UNREADABLE) from None
         form = ReceivedForm(fields=fields)
-        token = request.headers.get("x-csrftoken") or fields.get(CSRF_FIELD)
+        token = request.headers.get(csrf.HEADER_NAME) or fields.get(csrf.FIELD_NAME)
         if not _csrf_valid(request, token):
             raise FormRefused(Refusal.CSRF)
         return form

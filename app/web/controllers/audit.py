@@ -22,7 +22,7 @@ from app.services import audit
 from app.services.audit import AuditAction, ClientInfo, TrailEvent
 from app.services.audit_search import EXPORT_BATCH, AuditFilter, export_audit, search_audit
 from app.services.paging import Cursor
-from app.web.guards import SIGN_IN_NEXT, requires_auditor
+from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access
 from app.web.labels import KNOWN_ACTIONS
 from app.web.responses import error_page, render
 
@@ -126,8 +126,7 @@ def query_string(typed: dict[str, str]) -> str:
 class AuditController(Controller):
     """A page link this app did not make (BadCursor) answers app.web.errors' page."""
 
-    guards = (requires_auditor,)
-    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/audit"}
+    opt: Mapping[str, Any] = {REQUIRES: Access.AUDITOR, SIGN_IN_NEXT: "/audit"}
 
     @get("/audit")
     async def search(

@@ -16,7 +16,7 @@ from app.auth.identity import User
 from app.services import dashboard, secrets
 from app.services.audit import ClientInfo
 from app.services.paging import Cursor
-from app.web.guards import SIGN_IN_NEXT, requires_signed_in
+from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access
 from app.web.responses import not_found_page, render, unavailable_page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -33,8 +33,7 @@ def _row(request: HTMXRequest, secret: secrets.SecretSummary, now: datetime) -> 
 class DashboardController(Controller):
     """A page link this app did not make (BadCursor) answers app.web.errors' page."""
 
-    guards = (requires_signed_in,)
-    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/dashboard"}
+    opt: Mapping[str, Any] = {REQUIRES: Access.SIGNED_IN, SIGN_IN_NEXT: "/dashboard"}
 
     @get("/dashboard")
     async def my_secrets(

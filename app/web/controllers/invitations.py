@@ -24,9 +24,10 @@ from app.services import downloads, invitations
 from app.services.audit import AuditAction, ClientInfo, record
 from app.services.secrets import ByMasterKeys
 from app.settings import Settings
+from app.web import csrf
 from app.web.downloads import file_attachment
 from app.web.forms import FormResult, file_status, parse_guest_form, parse_invitation_form
-from app.web.guards import SIGN_IN_NEXT, not_staff, requires_signed_in, requires_staff
+from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access, not_staff
 from app.web.responses import ErrorPage, render
 from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
@@ -64,14 +65,14 @@ class InvitationController(Controller):
 
     opt: Mapping[str, Any] = {SIGN_IN_NEXT: INVITATIONS_PATH}
 
-    @get(INVITATIONS_PATH, guards=[requires_staff])
+    @get(INVITATIONS_PATH, opt={REQUIRES: Access.STAFF})
     async def overview(
         self, request: Request[Any, Any, Any], user: User, now: datetime
     ) -> Template:
         context = await _page_context(user, now, FormResult(values={}))
         return render(request, "invitations.html", **context)
 
-    @post(INVITATIONS_PATH, status_code=200, guards=[requires_signed_in])
+    @post(INVITATIONS_PATH, status_code=200, opt={REQUIRES: Access.SIGNED_IN})
     async def create(
         self,
         request: HTMXRequest,
@@ -82,7 +83,7 @@ class InvitationController(Controller):
         client: ClientInfo,
     ) -> Template:
         if not may_invite(user):
-            # Not requires_staff: a signed-in person's try to invite is on the trail.
+            # Not Access.STAFF: a signed-in person's try to invite is on the trail.
             await record(
                 AuditAction.INVITATION_CREATE_REFUSED,
                 at=now,
@@ -118,7 +119,9 @@ class InvitationController(Controller):
         )
 
     @post(
-        INVITATIONS_PATH + "/{invitation_id:str}/revoke", status_code=200, guards=[requires_staff]
+        INVITATIONS_PATH + "/{invitation_id:str}/revoke",
+        status_code=200,
+        opt={REQUIRES: Access.STAFF},
     )
     async def revoke(
         self,
@@ -159,7 +162,7 @@ class InvitationController(Controller):
         "/i/{token:str}",
         status_code=200,
         request_max_body_size=None,
-        opt={"exclude_from_csrf": True},
+        opt={csrf.CHECKED_BY_READER: True},
     )
     async def guest_submit(
         self,
@@ -225,7 +228,7 @@ class InvitationController(Controller):
             request, "guest_sent.html", "fragments/guest_sent.html", invitation=invitation
         )
 
-    @post("/received/{secret_id:str}/reveal", status_code=200, guards=[requires_signed_in])
+    @post("/received/{secret_id:str}/reveal", status_code=200, opt={REQUIRES: Access.SIGNED_IN})
     async def reveal_received(
         self,
         request: HTMXRequest,
@@ -255,7 +258,7 @@ class InvitationController(Controller):
             download_action=f"/received/{secret_id}/file",
         )
 
-    @post("/received/{secret_id:str}/file", status_code=200, guards=[requires_signed_in])
+    @post("/received/{secret_id:str}/file", status_code=200, opt={REQUIRES: Access.SIGNED_IN})
     async def download_received(
         self,
         request: Request[Any, Any, Any],

@@ -19,10 +19,11 @@ from app.i18n import _
 from app.services import downloads, secrets
 from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
+from app.web import csrf
 from app.web.dependencies import provide_client, provide_now, provide_settings
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
-from app.web.guards import SIGN_IN_NEXT, requires_signed_in
+from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access
 from app.web.responses import error_page, not_for_you, render, unavailable_page
 from app.web.upload import FormRefused, ReceivedForm, Refusal, secret_form
 
@@ -39,15 +40,14 @@ class SecretController(Controller):
     """SecretUnavailable, NotForYou and CannotOpen from the services, and FormRefused from a
     streamed form, answer with the same pages on every route (app.web.errors)."""
 
-    guards = (requires_signed_in,)
-    opt: Mapping[str, Any] = {SIGN_IN_NEXT: "/s/{secret_id}"}
+    opt: Mapping[str, Any] = {REQUIRES: Access.SIGNED_IN, SIGN_IN_NEXT: "/s/{secret_id}"}
 
     # Multipart bodies are read as a stream (app.web.upload), which checks CSRF itself.
     @post(
         "/secrets",
         status_code=200,
         request_max_body_size=None,
-        opt={"exclude_from_csrf": True, SIGN_IN_NEXT: "/"},
+        opt={csrf.CHECKED_BY_READER: True, SIGN_IN_NEXT: "/"},
     )
     async def create(self, request: Request[Any, Any, Any], user: User) -> Template | Redirect:
         # The hot routes read the time, client and settings from the request instead of having
