@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar import Litestar
+from litestar._parsers import parse_url_encoded_form_data
 from litestar.middleware.csrf import generate_csrf_token
 
 from app import crypto
@@ -322,3 +323,26 @@ async def test_a_malformed_cookie_of_another_app_hides_none_of_ours(
                 headers={"cookie": header, "x-csrftoken": token},
             )
             assert chosen.status_code == 303, header
+
+
+async def test_reveal_forms_are_not_kept_in_litestars_form_cache(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    # Litestar's form parser caches the last 1024 bodies it parsed: a reveal's body holds the
+    # link's key (and a passphrase). Ours lives in the request only.
+    staff, customer = new_client(), new_client()
+    await sign_in(staff, issuer, STAFF)
+    await sign_in(customer, issuer, CUSTOMER)
+    parse_url_encoded_form_data.cache_clear()
+    for htmx in (False, True):
+        secret_id, key = await create_secret(
+            staff, content="kept nowhere", recipient_email=CUSTOMER
+        )
+        await prime_csrf(customer)
+        token = customer.cookies[CSRF_COOKIE]
+        headers = {"x-csrftoken": token, "hx-request": "true"} if htmx else {}
+        data = {"key": key} if htmx else {"key": key, "_csrf_token": token}
+        opened = await customer.post(f"/s/{secret_id}/reveal", data=data, headers=headers)
+        assert opened.status_code == 200
+        assert "kept nowhere" in opened.text
+    assert parse_url_encoded_form_data.cache_info().currsize == 0

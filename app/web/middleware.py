@@ -7,6 +7,7 @@ from contextvars import Token
 from typing import Any
 
 from litestar import Request, Response
+from litestar._parsers import parse_url_encoded_form_data
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -271,7 +272,14 @@ class RequestMiddleware:
                 connection_state.csrf_token = cookie
             return None
         submitted = _header(scope, _CSRF_HEADER)
-        if not submitted and _form_type(scope) in _FORM_TYPES:
+        form_type = _form_type(scope)
+        if form_type == _URL_ENCODED:
+            # Parsed here for every such form, token in the header or not: Litestar's own
+            # parser keeps the last 1024 bodies it saw in a cache (reveal keys and passphrases
+            # with them). This form lives in the request's scope only, where the handler reads it.
+            body = await Request(scope, receive).body()
+            connection_state.form = dict(parse_url_encoded_form_data.__wrapped__(body))
+        if not submitted and form_type in _FORM_TYPES:
             # Parsed once: Litestar keeps the form in the scope, and the handler reads it there.
             form = await Request(scope, receive).form()
             field = form.get(csrf.FIELD_NAME)
@@ -283,7 +291,8 @@ class RequestMiddleware:
 
 
 _CSRF_HEADER = csrf.HEADER_NAME.encode()
-_FORM_TYPES = frozenset({b"application/x-www-form-urlencoded", b"multipart/form-data"})
+_URL_ENCODED = b"application/x-www-form-urlencoded"
+_FORM_TYPES = frozenset({_URL_ENCODED, b"multipart/form-data"})
 
 
 def _form_type(scope: Scope) -> bytes | None:
