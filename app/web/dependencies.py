@@ -9,6 +9,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.utils.scope.state import ScopeState
 
 from app.auth.identity import User
 from app.auth.oidc import OidcClient
@@ -37,6 +39,22 @@ def provide_now(request: Request[Any, Any, Any]) -> datetime:
 def provide_current_user(request: Request[Any, Any, Any]) -> User | None:
     user: User | None = request.scope.get("state", {}).get("user")
     return user
+
+
+def signed_in_user(request: Request[Any, Any, Any]) -> User:
+    """The person a signed-in-only route let in, read where the request middleware put them
+    (the hot routes read it rather than have it injected: injection is a step per request)."""
+    user = provide_current_user(request)
+    if user is None:  # the route's access rule lets nobody else reach the handler
+        raise NotAuthorizedException()
+    return user
+
+
+def posted_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The form the request middleware read from the body (app.web.middleware), as `data: Form`
+    would give it."""
+    form = ScopeState.from_scope(request.scope).form
+    return form if isinstance(form, dict) else {}
 
 
 def provide_oidc(request: Request[Any, Any, Any]) -> OidcClient:

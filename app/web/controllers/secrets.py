@@ -20,7 +20,13 @@ from app.services import downloads, secrets
 from app.services.audit import AuditAction, ClientInfo, record, record_once
 from app.settings import Settings
 from app.web import csrf
-from app.web.dependencies import provide_client, provide_now, provide_settings
+from app.web.dependencies import (
+    posted_form,
+    provide_client,
+    provide_now,
+    provide_settings,
+    signed_in_user,
+)
 from app.web.downloads import file_attachment, sealed_stream
 from app.web.forms import file_status, parse_reveal_form, parse_secret_form
 from app.web.guards import REQUIRES, SIGN_IN_NEXT, Access
@@ -49,15 +55,16 @@ class SecretController(Controller):
         request_max_body_size=None,
         opt={csrf.CHECKED_BY_READER: True, SIGN_IN_NEXT: "/"},
     )
-    async def create(self, request: Request[Any, Any, Any], user: User) -> Template | Redirect:
-        # The hot routes read the time, client and settings from the request instead of having
-        # them injected: Litestar resolves several injected values in a task group per request,
-        # which costs more than the work itself.
+    async def create(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        # The hot routes read the person, time, client, settings and form from the request
+        # instead of having them injected: Litestar resolves injected values (and checks a
+        # form against the signature) per request, which cost more than the work itself.
         settings, now, client = (
             provide_settings(request),
             provide_now(request),
             provide_client(request),
         )
+        user = signed_in_user(request)
         made: list[secrets.ServerKeys] = []
 
         async def server_keys(fields: dict[str, str]) -> crypto.DerivedKeys:
@@ -143,10 +150,9 @@ class SecretController(Controller):
         )
 
     @get("/s/{secret_id:str}")
-    async def show(
-        self, request: Request[Any, Any, Any], secret_id: str, user: User
-    ) -> Template | Redirect:
+    async def show(self, request: Request[Any, Any, Any], secret_id: str) -> Template | Redirect:
         now, client = provide_now(request), provide_client(request)
+        user = signed_in_user(request)
         # Changes nothing: link previews and mail scanners must never consume a secret.
         summary = await secrets.find_secret(secret_id)
         if summary is None:
@@ -192,9 +198,10 @@ class SecretController(Controller):
 
     @post("/s/{secret_id:str}/reveal", status_code=200)
     async def reveal(
-        self, request: Request[Any, Any, Any], secret_id: str, data: Form, user: User
+        self, request: Request[Any, Any, Any], secret_id: str
     ) -> Template | Response[Any]:
         now, client = provide_now(request), provide_client(request)
+        data, user = posted_form(request), signed_in_user(request)
         form = parse_reveal_form(data)
         if form.passphrase_missing:
             # Nothing tried, nothing spent: the form asks for what is missing.
