@@ -274,16 +274,17 @@ class RequestMiddleware:
         submitted = _header(scope, _CSRF_HEADER)
         form_type = _form_type(scope)
         if form_type == _URL_ENCODED:
-            # Parsed here for every such form, token in the header or not: Litestar's own
-            # parser keeps the last 1024 bodies it saw in a cache (reveal keys and passphrases
-            # with them). This form lives in the request's scope only, where the handler reads it.
-            body = await Request(scope, receive).body()
+            # Parsed here, not by Litestar's parser, which keeps the last 1024 bodies it saw in
+            # a cache (reveal keys and passphrases with them). This form lives in the request's
+            # scope only, where the handler reads it.
+            body = await Request(scope, receive).body()  # within the route's body limit
             connection_state.form = dict(parse_url_encoded_form_data.__wrapped__(body))
-        if not submitted and form_type in _FORM_TYPES:
-            # Parsed once: Litestar keeps the form in the scope, and the handler reads it there.
+        if form_type in _FORM_TYPES:
+            # Read once, token in the header or not (the body limit holds either way): kept in
+            # the scope, where the handler reads it.
             form = await Request(scope, receive).form()
             field = form.get(csrf.FIELD_NAME)
-            submitted = field if isinstance(field, str) else None
+            submitted = submitted or (field if isinstance(field, str) else None)
         if cookie is None or not self.csrf.matches(cookie, submitted):
             raise PermissionDeniedException("CSRF token verification failed")
         connection_state.csrf_token = cookie
