@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.web.app import create_app
 from app.web.forms import FormResult
 from app.web.responses import render
-from app.web.templates import localised_name, make_environment
+from app.web.templates import copy_field, localised_name, make_environment
 from tests.support.apps import client_of, serving
 
 LANGUAGES = ("en", "nl", "de")
@@ -142,3 +142,12 @@ async def test_the_anonymous_home_page_is_rendered_once_with_each_visitors_own_t
     assert tokens[0] not in pages[1].text
     assert pages[0].headers["content-type"].startswith("text/html")
     assert pages[0].headers["content-language"] == language
+
+
+def test_the_copy_field_escapes_what_it_is_given() -> None:
+    html = copy_field("bare-key", "<b>Key</b>", '"><script>x</script>', ("data-link-key",))
+    assert "<script>" not in html
+    assert 'value="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
+    assert "&lt;b&gt;Key&lt;/b&gt;" in html
+    assert ' data-link-key data-select-on-focus>' in html
+    assert 'data-copy="bare-key" aria-describedby="bare-key-label" hidden>Copy</button>' in html

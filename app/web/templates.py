@@ -64,6 +64,31 @@ def field_error(form: Any, field: str) -> Markup:
     return Markup('<p class="field-error" id="{}-error">{}</p>').format(field, message)
 
 
+_COPY_FIELD = Markup(
+    '<div class="field">\n'
+    '  <label for="{id}" id="{id}-label">{label}</label>\n'
+    '  <div class="copy-row">\n'
+    '    <input id="{id}" type="text" readonly value="{value}"{flags} data-select-on-focus>\n'
+    '    <button type="button" class="button" data-copy="{id}" aria-describedby="{id}-label"'
+    " hidden>{copy}</button>\n"
+    "  </div>\n"
+    "</div>"
+)
+
+
+def copy_field(field_id: str, label: str, value: str, flags: tuple[str, ...] = ()) -> Markup:
+    """A labelled read-only field with a Copy button (app.js shows the button when it can copy).
+    A function, not a macro: a page of links has three, and macro calls cost more than the
+    rest of the page."""
+    return _COPY_FIELD.format(
+        id=field_id,
+        label=label,
+        value=value,
+        flags=Markup("").join(Markup(" {}").format(flag) for flag in flags),
+        copy=i18n.gettext("Copy"),
+    )
+
+
 BLANK_CREATE_FORM = "fragments/create_form.html"
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # no template or translation can produce a NUL
 
@@ -155,6 +180,7 @@ def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvir
     env.globals.update(
         _fill_in=fill_in,
         field_error=field_error,
+        copy_field=copy_field,
         blank_create_form=blank_create_form,
         _blank_forms={},
     )
