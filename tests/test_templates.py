@@ -86,7 +86,7 @@ def test_the_blank_create_form_rendered_once_matches_a_fresh_render(
         # Twice: the first render fills the cache, the second is served from it.
         scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "state": {}}
         request: Request[Any, Any, Any] = Request(cast(Any, scope))
-        cached = [home.render({**context, "request": request}) for _ in range(2)]
+        cached = [home.render({**context, "request": request, "here": "/"}) for _ in range(2)]
     finally:
         i18n.current_language.reset(token)
     assert fresh in cached[0]

@@ -46,6 +46,7 @@ def render(
             "user": state.get("user"),
             "language": language,
             "account_language": state.get("account_language", False),
+            "here": page_path(request),
             **context,
         },
         status_code=status_code,
@@ -75,6 +76,7 @@ def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -
             user=None,
             language=language,
             account_language=False,
+            here=page_path(request),
             **context,
         )
         cached = cache[name] = (template, html)
@@ -99,6 +101,11 @@ def render_with_placeholder_token(
     finally:
         state.csrf_token = token
     return page
+
+
+def page_path(request: Request[Any, Any, Any]) -> str:
+    """The page's path, as `request.url.path` gives it, without building the whole URL."""
+    return str(request.scope.get("root_path", "")) + request.scope["path"]
 
 
 def error_page(

@@ -165,12 +165,38 @@ class LocalisedEnvironment(Environment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
+        static_url = self.globals.get("static_url")
+        if callable(static_url):
+            tree = FoldStaticUrls(static_url).visit(tree)
         language = split_name(name or "")[0]
         if language is None:
             return tree
         translate = i18n.translator(language)
         translated: nodes.Template = TranslateConstants(translate).visit(tree)
         return translated
+
+
+class FoldStaticUrls(NodeTransformer):
+    """`static_url("app.css")` becomes its hashed address when the template is compiled: the
+    static files are read once at start-up, so the address cannot change while it runs."""
+
+    def __init__(self, static_url: Callable[[str], str]) -> None:
+        self.static_url = static_url
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 - Jinja names visitors so
+        node = self.generic_visit(node)  # type: ignore[assignment]
+        if (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "static_url"
+            and len(node.args) == 1
+            and isinstance(node.args[0], nodes.Const)
+            and isinstance(node.args[0].value, str)
+            and not node.kwargs
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return nodes.Const(self.static_url(node.args[0].value), lineno=node.lineno)
+        return node
 
 
 def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvironment:
