@@ -24,8 +24,6 @@ import nacl.hash
 import nacl.utils
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
@@ -200,18 +198,31 @@ def stretch_passphrase(passphrase: str, salt: bytes) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", normalised, salt, PBKDF2_ITERATIONS, dklen=32)
 
 
+# HKDF-SHA256 (RFC 5869) with an empty salt, which is HKDF's default of HashLen zero bytes, as
+# WebCrypto does with salt = []. Every key here is 32 bytes, a single block of the expand step.
+_EMPTY_SALT = bytes(32)
+
+
+def _hkdf_extract(ikm: bytes) -> bytes:
+    return hmac.digest(_EMPTY_SALT, ikm, "sha256")
+
+
+def _hkdf_expand_one_block(prk: bytes, info: bytes) -> bytes:
+    return hmac.digest(prk, info + b"\x01", "sha256")
+
+
 def hkdf(ikm: bytes, info: bytes) -> bytes:
-    # An empty salt is HKDF's default: HashLen zero bytes, as WebCrypto does with salt = [].
-    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(ikm)
+    return _hkdf_expand_one_block(_hkdf_extract(ikm), info)
 
 
 def derive_keys(link_key: bytes, stretched_passphrase: bytes | None = None) -> DerivedKeys:
-    """Content key, reveal proof and file key from K (and P): distinct labels, one job each."""
-    ikm = link_key + (stretched_passphrase or b"")
+    """Content key, reveal proof and file key from K (and P): distinct labels, one job each.
+    One HKDF extract, then one expand per label: what three separate HKDFs compute."""
+    prk = _hkdf_extract(link_key + (stretched_passphrase or b""))
     return DerivedKeys(
-        content_key=hkdf(ikm, LABEL_CONTENT_KEY),
-        proof=hkdf(ikm, LABEL_REVEAL_PROOF),
-        file_key=hkdf(ikm, LABEL_FILE_KEY),
+        content_key=_hkdf_expand_one_block(prk, LABEL_CONTENT_KEY),
+        proof=_hkdf_expand_one_block(prk, LABEL_REVEAL_PROOF),
+        file_key=_hkdf_expand_one_block(prk, LABEL_FILE_KEY),
     )
 
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app import crypto
 
@@ -107,6 +110,25 @@ def test_hkdf_with_empty_salt_matches_rfc_5869() -> None:
     ikm = bytes.fromhex("0b" * 22)
     expected = "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d"
     assert crypto.hkdf(ikm, b"") == bytes.fromhex(expected)
+
+
+@pytest.mark.parametrize("ikm_length", [0, 1, 32, 64, 200])
+def test_hkdf_is_the_standard_one(ikm_length: int) -> None:
+    # The same bytes as an independent implementation (the `cryptography` package's), for each
+    # label, with and without a stretched passphrase.
+    def reference(ikm: bytes, info: bytes) -> bytes:
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(ikm)
+
+    ikm = os.urandom(ikm_length)
+    for info in (crypto.LABEL_CONTENT_KEY, crypto.LABEL_REVEAL_PROOF, crypto.LABEL_FILE_KEY, b""):
+        assert crypto.hkdf(ikm, info) == reference(ikm, info)
+    key, stretched = os.urandom(32), os.urandom(32)
+    for passphrase in (None, stretched):
+        keys = crypto.derive_keys(key, passphrase)
+        ikm = key + (passphrase or b"")
+        assert keys.content_key == reference(ikm, crypto.LABEL_CONTENT_KEY)
+        assert keys.proof == reference(ikm, crypto.LABEL_REVEAL_PROOF)
+        assert keys.file_key == reference(ikm, crypto.LABEL_FILE_KEY)
 
 
 def test_each_derived_key_has_one_job() -> None:
