@@ -16,7 +16,7 @@ from redis.asyncio.connection import Connection
 
 from app.web.ratelimit import MemoryCounter, RedisCounter
 from app.web.stores import make_redis
-from tests.support.services import own_redis
+from tests.support.services import OwnRedis, own_redis
 
 
 @pytest.fixture
@@ -134,55 +134,57 @@ async def test_concurrent_requests_get_distinct_counts_across_processes_and_vers
             await client.aclose()
 
 
-async def test_a_flushed_script_cache_is_refilled_without_losing_a_count(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # Our own Redis: SCRIPT FLUSH empties the script cache of the whole server.
+@pytest.fixture
+async def on_own_redis() -> AsyncIterator[tuple[OwnRedis, Redis, RedisCounter]]:
+    """A counter on a Redis server of this test's own, for tests that flush or stop it (the
+    shared server's script cache and keys stay untouched)."""
     with own_redis() as server:
         redis = make_redis(server.url)
-        counter = RedisCounter(redis, MemoryCounter(), prefix="safe_share:rl")
         try:
-            with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
-                assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
-                await redis.script_flush()
-                assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
-                # The counts are in Redis, not in the fallback: no outage was seen.
-                assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
-                assert not counter.degraded
-                assert not caplog.records
-                assert not counter.fallback.counts
+            yield server, redis, RedisCounter(redis, MemoryCounter(), prefix="safe_share:rl")
         finally:
             await redis.aclose()
+
+
+async def test_a_flushed_script_cache_is_refilled_without_losing_a_count(
+    caplog: pytest.LogCaptureFixture, on_own_redis: tuple[OwnRedis, Redis, RedisCounter]
+) -> None:
+    # Our own Redis: SCRIPT FLUSH empties the script cache of the whole server.
+    _server, redis, counter = on_own_redis
+    with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
+        assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
+        await redis.script_flush()
+        assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
+        # The counts are in Redis, not in the fallback: no outage was seen.
+        assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
+        assert not counter.degraded
+        assert not caplog.records
+        assert not counter.fallback.counts
 
 
 async def test_while_redis_is_down_counting_goes_on_in_memory_and_returns_to_redis(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, on_own_redis: tuple[OwnRedis, Redis, RedisCounter]
 ) -> None:
-    with own_redis() as server:
-        redis = make_redis(server.url)
-        counter = RedisCounter(redis, MemoryCounter(), prefix="safe_share:rl")
-        try:
-            with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
-                assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
-                assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
-                server.stop()
-                # The same limits, counted in this process from zero, with one warning.
-                assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
-                assert await counter.hit_many(["a", "c"], 7, 60) == [2, 1]
-                assert await counter.hit("a", 7, 60) == 3
-                assert counter.degraded
-                messages = [record.getMessage() for record in caplog.records]
-                assert messages == [
-                    "rate limits: Redis unavailable (ConnectionError), counting in this process"
-                ]
-                # Back (empty, and without the script): counting in Redis again, one warning.
-                server.start()
-                assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
-                assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
-                assert not counter.degraded
-                messages = [record.getMessage() for record in caplog.records]
-                assert messages[1:] == ["rate limits: Redis is back, counting in Redis again"]
-                assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
-                assert 0 < await redis.ttl("safe_share:rl:a:7") <= 61
-        finally:
-            await redis.aclose()
+    server, redis, counter = on_own_redis
+    with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
+        assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
+        assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
+        server.stop()
+        # The same limits, counted in this process from zero, with one warning.
+        assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
+        assert await counter.hit_many(["a", "c"], 7, 60) == [2, 1]
+        assert await counter.hit("a", 7, 60) == 3
+        assert counter.degraded
+        messages = [record.getMessage() for record in caplog.records]
+        assert messages == [
+            "rate limits: Redis unavailable (ConnectionError), counting in this process"
+        ]
+        # Back (empty, and without the script): counting in Redis again, one warning.
+        server.start()
+        assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
+        assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
+        assert not counter.degraded
+        messages = [record.getMessage() for record in caplog.records]
+        assert messages[1:] == ["rate limits: Redis is back, counting in Redis again"]
+        assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
+        assert 0 < await redis.ttl("safe_share:rl:a:7") <= 61
