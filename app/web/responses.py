@@ -57,17 +57,20 @@ def render(
 
 def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -> Response[bytes]:
     """A page every visitor who is not signed in sees alike in one language (the landing page):
-    rendered once per language, with only this visitor's CSRF token filled in. Rendering it
-    again for every visitor was most of the page's cost. `context` must not depend on the
-    request."""
+    rendered once per language and path, with only this visitor's CSRF token filled in.
+    Rendering it again for every visitor was most of the page's cost. `context` must not
+    depend on the request."""
     language = i18n.current_language.get()
     name = localised_name(language, page)
     engine = request.app.template_engine
     if engine is None:
         raise RuntimeError("templates are not configured")
     template = engine.get_template(name)
-    cache: dict[str, tuple[Any, str]] = request.app.state.setdefault("_anonymous_pages", {})
-    cached = cache.get(name)
+    here = page_path(request)
+    cache: dict[tuple[str, str], tuple[Any, str]] = request.app.state.setdefault(
+        "_anonymous_pages", {}
+    )
+    cached = cache.get((name, here))
     if cached is None or cached[0] is not template:  # (re)loaded in development
         html = render_with_placeholder_token(
             request,
@@ -76,10 +79,10 @@ def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -
             user=None,
             language=language,
             account_language=False,
-            here=page_path(request),
+            here=here,
             **context,
         )
-        cached = cache[name] = (template, html)
+        cached = cache[(name, here)] = (template, html)
     token = escape(value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""))
     return Response(
         cached[1].replace(CSRF_PLACEHOLDER, str(token)).encode(), media_type=MediaType.HTML
