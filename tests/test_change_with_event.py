@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from piccolo.engine.base import Engine
 
+from app.db.engine import write_transaction
 from app.db.tables import AuditEvent
 from app.services import audit
 
@@ -67,3 +68,14 @@ async def test_a_change_whose_condition_no_longer_holds_writes_no_audit_row(
     )
     assert not await stale.run(event(), outcome="changed")
     assert await actions() == ["marker"]
+
+
+async def test_a_change_inside_an_open_transaction_is_refused_rather_than_waiting_forever(
+    sqlite_engine: Engine[Any],
+) -> None:
+    # SQLite's change-with-event takes the one writer; inside a transaction, which already
+    # holds it, it would wait for itself.
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        async with write_transaction():
+            await marker_insert().run(event(), actor="nested")
+    assert await actions() == []

@@ -142,6 +142,9 @@ class OneWriterSQLiteEngine(SQLiteEngine):
         its audit row as BEGIN, two statements and COMMIT was four such waits. `work` runs on
         that thread and must only execute statements on the connection it is given.
         """
+        if self.current_transaction.get() is not None:
+            # The transaction holds the writer's queue: waiting for it here would never end.
+            raise RuntimeError("write() inside a transaction on the same engine")
         connections = await self.connections()
         async with connections.write_lock:
             await _end_left_over_transaction(connections.writer)

@@ -196,8 +196,6 @@ class ChangeWithEvent:
     writer's thread. Either way the SQL is compiled on first use."""
 
     def __init__(self, build: Callable[..., Query[Any, Any]], names: tuple[str, ...]) -> None:
-        self.build = build
-
         def statement(**slots: Any) -> QueryString:
             [write] = build(**{name: slots[name] for name in names}).querystrings
             event = QueryString(_INSERT_PER_CHANGED_ROW, *(slots[slot] for slot in _EVENT_SLOTS))
