@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -148,11 +149,21 @@ def _locale(language: str) -> Locale:
 
 def format_time(moment: datetime) -> str:
     """Date and time with the zone's short name (CET, JST), since browser and default zones differ."""
-    local = moment.astimezone(ZoneInfo(current_timezone.get()))
+    # The text shows whole seconds, so one formatting serves every moment in the same second.
+    return _format_second(
+        math.floor(moment.timestamp()), current_timezone.get(), current_language.get()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _format_second(epoch_second: int, zone: str, language: str) -> str:
+    # Babel's pattern formatting was a few per cent of a page under load; a page made in the
+    # same second shows the same expiry times.
+    local = datetime.fromtimestamp(epoch_second, ZoneInfo(zone))
     zone_name = local.tzname() or ""
     if zone_name.startswith(("+", "-")):  # zones without an abbreviation give "-03"
         zone_name = f"UTC{zone_name}"
-    text = format_datetime(local, "medium", locale=_locale(current_language.get()))
+    text = format_datetime(local, "medium", locale=_locale(language))
     return f"{text} {zone_name}".rstrip()
 
 

@@ -15,10 +15,12 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from babel.dates import format_datetime
 from babel.messages.catalog import Catalog
 from jinja2 import Environment, nodes
 
@@ -536,3 +538,29 @@ async def test_adding_a_language_is_a_catalogue_and_one_line_of_configuration(
     async with browse(make_settings(sqlite_url), clock) as browser:
         home = await browser.get("/", headers={"accept-language": "fr-FR,fr;q=0.9"})
         assert '<html lang="en">' in home.text
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "de"])
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/Sao_Paulo", "UTC"])
+def test_absolute_times_are_what_babel_formats_for_that_moment(language: str, zone: str) -> None:
+    """format_time formats each second once and serves later moments of that second from a
+    cache: the text must still be Babel's for the exact moment, language and zone."""
+    moments = [
+        datetime(2026, 1, 5, 9, 0, 0, 999_999, tzinfo=UTC),
+        datetime(2026, 1, 5, 9, 0, 1, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, 0, 500_000, tzinfo=UTC),  # the hour Amsterdam repeats
+        datetime(2026, 10, 25, 1, 30, 0, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 250_000, tzinfo=UTC),  # before the epoch: floor
+    ]
+    language_token = i18n.current_language.set(language)
+    zone_token = i18n.current_timezone.set(zone)
+    try:
+        for moment in moments * 2:  # the second pass is served from the cache
+            local = moment.astimezone(ZoneInfo(zone))
+            name = local.tzname() or ""
+            name = f"UTC{name}" if name.startswith(("+", "-")) else name
+            expected = f"{format_datetime(local, 'medium', locale=language)} {name}".rstrip()
+            assert i18n.format_time(moment) == expected
+    finally:
+        i18n.current_language.reset(language_token)
+        i18n.current_timezone.reset(zone_token)

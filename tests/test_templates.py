@@ -149,5 +149,87 @@ def test_the_copy_field_escapes_what_it_is_given() -> None:
     assert "<script>" not in html
     assert 'value="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
     assert "&lt;b&gt;Key&lt;/b&gt;" in html
-    assert ' data-link-key data-select-on-focus>' in html
+    assert " data-link-key data-select-on-focus>" in html
     assert 'data-copy="bare-key" aria-describedby="bare-key-label" hidden>Copy</button>' in html
+
+
+def _person(email: str | None, role: Role, *, auditor: bool = False) -> User:
+    return User(
+        sub=f"sub-{email}",
+        email=email,
+        name="Some <One>",
+        role=role,
+        groups=frozenset(),
+        locale=None,
+        zoneinfo=None,
+        is_auditor=auditor,
+    )
+
+
+HEADER_PEOPLE = [
+    None,
+    _person("staff@prowise.example", Role.STAFF, auditor=True),
+    _person("staff@prowise.example", Role.STAFF),
+    _person("cust<omer>@example.com", Role.CUSTOMER),
+    _person(None, Role.CUSTOMER),  # email not verified
+]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_page_header_rendered_once_matches_a_fresh_render_for_each_person_and_page(
+    settings: Settings, language: str
+) -> None:
+    """page_header serves a copy rendered once per language, person and section, with the
+    CSRF field and the language form's return path filled in: every such page must equal the
+    header fragment rendered fresh with those values, and no person may get another's."""
+    app = create_app(settings)
+    env = app.template_engine.engine  # type: ignore[union-attr]
+    base = env.from_string("{{ page_header() }}")
+    fragment = env.get_template(localised_name(language, "fragments/header.html"))
+    token = i18n.current_language.set(language)
+    seen: dict[str, str] = {}
+    try:
+        for person in HEADER_PEOPLE:
+            for account_language in (False, True):
+                for here in ("/", "/dashboard/s/x", "/invitations", "/audit", '/s/"><b>&x'):
+                    for method in ("GET", "POST"):
+                        scope = {"type": "http", "method": method, "path": here, "headers": []}
+                        request: Request[Any, Any, Any] = Request(cast(Any, scope))
+                        csrf = Markup(
+                            '<input type="hidden" name="_csrf_token" value="{}" />'
+                        ).format(f"t{here}")
+                        context = {
+                            "language": language,
+                            "user": person,
+                            "account_language": account_language,
+                            "here": here,
+                            "request": request,
+                            "csrf_input": csrf,
+                        }
+                        served = [base.render(context) for _ in range(2)]
+                        section = next(
+                            (
+                                s
+                                for s in ("/dashboard", "/invitations", "/audit")
+                                if here.startswith(s)
+                            ),
+                            "/" if here == "/" else "",
+                        )
+                        fresh = fragment.render(
+                            language=language,
+                            user=person,
+                            account_language=account_language,
+                            section=section,
+                            csrf_input=csrf,
+                            next_path=here if method == "GET" else "/",
+                        )
+                        assert served == [fresh, fresh]
+                        assert "\x00" not in fresh
+                        seen[fresh] = repr((person, account_language, here, method))
+    finally:
+        i18n.current_language.reset(token)
+    assert "&lt;b&gt;&amp;x" in "".join(seen)  # the path is escaped where the form returns to
+    assert "<b>" not in "".join(seen)
+    assert "cust&lt;omer&gt;@example.com" in "".join(seen)
+    # Every combination that shows something different got its own header.
+    assert len(seen) > 5 * 2 * 3

@@ -17,7 +17,7 @@ from markupsafe import escape
 
 from app import i18n
 from app.i18n import N_, translate
-from app.web.templates import CSRF_PLACEHOLDER, localised_name
+from app.web.templates import CSRF_PLACEHOLDER, localised_name, rendered_once
 
 
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
@@ -67,12 +67,10 @@ def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -
         raise RuntimeError("templates are not configured")
     template = engine.get_template(name)
     here = page_path(request)
-    cache: dict[tuple[str, str], tuple[Any, str]] = request.app.state.setdefault(
-        "_anonymous_pages", {}
-    )
-    cached = cache.get((name, here))
-    if cached is None or cached[0] is not template:  # (re)loaded in development
-        html = render_with_placeholder_token(
+    html = rendered_once(engine.engine).get(
+        (name, here),
+        template,
+        lambda: render_with_placeholder_token(
             request,
             template,
             name,
@@ -81,12 +79,10 @@ def anonymous_page(request: Request[Any, Any, Any], page: str, **context: Any) -
             account_language=False,
             here=here,
             **context,
-        )
-        cached = cache[(name, here)] = (template, html)
-    token = escape(value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""))
-    return Response(
-        cached[1].replace(CSRF_PLACEHOLDER, str(token)).encode(), media_type=MediaType.HTML
+        ),
     )
+    token = escape(value_or_default(ScopeState.from_scope(request.scope).csrf_token, ""))
+    return Response(html.replace(CSRF_PLACEHOLDER, str(token)).encode(), media_type=MediaType.HTML)
 
 
 def render_with_placeholder_token(

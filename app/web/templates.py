@@ -9,7 +9,7 @@ Jinja's own gettext does. Whatever is not a constant still goes through gettext 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from jinja2 import BaseLoader, Environment, Template, nodes, pass_context, pass_
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from app import i18n
 from app.web.forms import BLANK_FORM
@@ -90,7 +90,31 @@ def copy_field(field_id: str, label: str, value: str, flags: tuple[str, ...] = (
 
 
 BLANK_CREATE_FORM = "fragments/create_form.html"
-CSRF_PLACEHOLDER = "\x00csrf\x00"  # no template or translation can produce a NUL
+PAGE_HEADER = "fragments/header.html"
+# What differs per request in an HTML fragment rendered once: NUL-delimited, since no template
+# or translation can produce a NUL.
+CSRF_PLACEHOLDER = "\x00csrf\x00"
+NEXT_PLACEHOLDER = "\x00next\x00"
+
+
+class RenderedOnce:
+    """HTML rendered once per key, with placeholders where each request's own values go.
+
+    An entry remembers the template it came from: while templates reload (development) an
+    edited file is seen at once. Keys that name a person are bounded by forgetting everything
+    when the table is full, rather than growing with every account that signs in."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.entries: dict[Hashable, tuple[Template, str]] = {}
+        self.max_entries = max_entries
+
+    def get(self, key: Hashable, template: Template, render: Callable[[], str]) -> str:
+        cached = self.entries.get(key)
+        if cached is None or cached[0] is not template:
+            if len(self.entries) >= self.max_entries:
+                self.entries.clear()
+            cached = self.entries[key] = (template, render())
+        return cached[1]
 
 
 @dataclass(frozen=True)
@@ -106,21 +130,83 @@ def blank_create_form(context: Context, is_staff: bool) -> Markup:
     """The create form with nothing typed in, rendered once per language and kind of person,
     with only the CSRF field filled in per request: the home page's biggest cost, otherwise."""
     env = context.environment
-    cache: dict[tuple[str, bool], tuple[Template, str]] = env.globals["_blank_forms"]  # type: ignore[assignment]
-    key = (context["language"], is_staff)
-    # Asked each time: while templates reload (development) an edited form is seen at once.
-    template = env.get_template(localised_name(key[0], BLANK_CREATE_FORM))
-    cached = cache.get(key)
-    if cached is None or cached[0] is not template:
-        html = template.render(
+    language = context["language"]
+    template = env.get_template(localised_name(language, BLANK_CREATE_FORM))
+    html = rendered_once(env).get(
+        (BLANK_CREATE_FORM, language, is_staff),
+        template,
+        lambda: template.render(
             settings=context["settings"],
-            language=key[0],
+            language=language,
             user=FormViewer(is_staff),
             form=BLANK_FORM,
             csrf_input=CSRF_PLACEHOLDER,
+        ),
+    )
+    return Markup(html.replace(CSRF_PLACEHOLDER, str(context["csrf_input"])))  # noqa: S704
+
+
+@dataclass(frozen=True)
+class HeaderViewer:
+    """All the page header may know of the person: what it shows and which links it offers."""
+
+    label: str
+    can_share: bool
+    is_staff: bool
+    is_auditor: bool
+
+
+NAV_SECTIONS = ("/dashboard", "/invitations", "/audit")
+
+
+def nav_section(here: str) -> str:
+    """Which main link is the current page's: "/" for the home page, "" for none."""
+    if here == "/":
+        return "/"
+    return next((section for section in NAV_SECTIONS if here.startswith(section)), "")
+
+
+@pass_context
+def page_header(context: Context) -> Markup:
+    """The header of every page, rendered once per language, person and section, with the
+    CSRF token and the language form's return path filled in per request: as a template
+    rendered at every request it cost more than most pages' own content."""
+    env = context.environment
+    user = context.get("user")
+    viewer = (
+        None
+        if user is None
+        else HeaderViewer(user.label, user.can_share, user.is_staff, user.is_auditor)
+    )
+    language = context["language"]
+    account_language = bool(context.get("account_language"))
+    section = nav_section(context["here"])
+    template = env.get_template(localised_name(language, PAGE_HEADER))
+    html = rendered_once(env).get(
+        (PAGE_HEADER, language, viewer, account_language, section),
+        template,
+        lambda: template.render(
+            settings=context["settings"],
+            language=language,
+            user=viewer,
+            account_language=account_language,
+            section=section,
+            csrf_input=CSRF_PLACEHOLDER,
+            next_path=NEXT_PLACEHOLDER,
+        ),
+    )
+    # Back to this page after a language change, unless it answered a form (a POST's page).
+    next_path = context["here"] if context["request"].method == "GET" else "/"
+    return Markup(  # noqa: S704 - our template's output; the two values are escaped
+        html.replace(CSRF_PLACEHOLDER, str(context["csrf_input"])).replace(
+            NEXT_PLACEHOLDER, str(escape(next_path))
         )
-        cached = cache[key] = (template, html)
-    return Markup(cached[1].replace(CSRF_PLACEHOLDER, str(context["csrf_input"])))  # noqa: S704
+    )
+
+
+def rendered_once(env: Environment) -> RenderedOnce:
+    cache: RenderedOnce = env.globals["_rendered_once"]  # type: ignore[assignment]
+    return cache
 
 
 class TranslateConstants(NodeTransformer):
@@ -208,6 +294,7 @@ def make_environment(loader: BaseLoader, *, auto_reload: bool) -> LocalisedEnvir
         field_error=field_error,
         copy_field=copy_field,
         blank_create_form=blank_create_form,
-        _blank_forms={},
+        page_header=page_header,
+        _rendered_once=RenderedOnce(),
     )
     return env
