@@ -14,7 +14,7 @@ from benchmarks.wrk import Summary
 
 CEILING = "ceiling"
 SNAPPASS = "snappass"
-APP_TARGETS = ("app-postgres", "app-sqlite")
+APP_TARGETS = ("app-postgres", "app-sqlite", "app-baseline")  # the last: --baseline-root
 # The targets of issue 15, checked at this concurrency.
 TARGET_CONCURRENCY = 16
 MIN_ROUND_TRIPS_VS_SNAPPASS = 1.0

@@ -37,6 +37,7 @@ from benchmarks.wrk import ensure_wrk, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
 ALL_TARGETS = ("ceiling", "snappass", "app-postgres", "app-sqlite")
+BASELINE = "app-baseline"  # --baseline-root: the same PostgreSQL setup from another checkout
 BENCH_DB_PATTERN = re.compile(r"^bench_[a-z0-9_]+$")
 SNAPPASS_PREFIX = "benchsnappass"
 RATE_LIMITS = (
@@ -71,7 +72,9 @@ class Options:
     redis_url: str
     app_redis_db: int
     snappass_redis_db: int
+    baseline_redis_db: int
     profile: bool
+    baseline_root: Path | None
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -136,15 +139,25 @@ def parse_args(argv: list[str] | None = None) -> Options:
         action="store_true",
         help="py-spy record each Safe Share server during its timed runs (results/profiles/)",
     )
+    parser.add_argument(
+        "--baseline-root",
+        type=Path,
+        default=None,
+        help="another checkout (an earlier commit) served beside this one as target "
+        "app-baseline (PostgreSQL): an A/B comparison whose rounds share the machine's drift",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
-    # Not 9 and 10, which the test suites use.
+    # Not 13 and 14, which the test suites use.
     parser.add_argument("--app-redis-db", type=int, default=11)
+    parser.add_argument("--baseline-redis-db", type=int, default=10)
     parser.add_argument("--snappass-redis-db", type=int, default=12)
     args = parser.parse_args(argv)
 
     concurrency = [int(part) for part in args.concurrency.split(",") if part.strip()]
     targets = [part.strip() for part in args.targets.split(",") if part.strip()]
-    unknown = set(targets) - set(ALL_TARGETS)
+    if args.baseline_root is not None and BASELINE not in targets:
+        targets.append(BASELINE)
+    unknown = set(targets) - set(ALL_TARGETS) - ({BASELINE} if args.baseline_root else set())
     if unknown or not targets:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
     workloads = [part.strip() for part in args.workloads.split(",") if part.strip()]
@@ -175,7 +188,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         redis_url=args.redis_url.rstrip("/"),
         app_redis_db=args.app_redis_db,
         snappass_redis_db=args.snappass_redis_db,
+        baseline_redis_db=args.baseline_redis_db,
         profile=args.profile,
+        baseline_root=args.baseline_root.resolve() if args.baseline_root else None,
     )
 
 
@@ -336,7 +351,12 @@ class Runner:
         return await self.start_app(name, port, stack)
 
     async def start_app(self, name: str, port: int, stack: AsyncExitStack) -> Target:
-        root = self.opts.project_root
+        baseline = name == BASELINE
+        root = (
+            self.opts.baseline_root
+            if baseline and self.opts.baseline_root
+            else self.opts.project_root
+        )
         idp_port = free_port()
         issuer = f"http://{LOOPBACK}:{idp_port}"
         idp_argv = [sys.executable, "-m", "oidc_provider_mock", "--port", str(idp_port)]
@@ -356,13 +376,15 @@ class Runner:
             SAFE_SHARE_OIDC_CLIENT_ID="safe-share-bench",
             SAFE_SHARE_OIDC_CLIENT_SECRET=secrets.token_urlsafe(16),
         )
-        if name == "app-postgres":
-            await recreate_database(self.opts.pg_admin_url, self.opts.pg_database)
+        if name in ("app-postgres", BASELINE):
+            database = self.opts.pg_database + ("_baseline" if baseline else "")
+            redis_db = self.opts.baseline_redis_db if baseline else self.opts.app_redis_db
+            await recreate_database(self.opts.pg_admin_url, database)
             admin = self.opts.pg_admin_url.rsplit("/", 1)[0]
             env.update(
                 SAFE_SHARE_ENV="production",
-                SAFE_SHARE_DATABASE_URL=f"{admin}/{self.opts.pg_database}",
-                SAFE_SHARE_REDIS_URL=f"{self.opts.redis_url}/{self.opts.app_redis_db}",
+                SAFE_SHARE_DATABASE_URL=f"{admin}/{database}",
+                SAFE_SHARE_REDIS_URL=f"{self.opts.redis_url}/{redis_db}",
                 # Production insists on https; TLS would end at a proxy in front of the app.
                 SAFE_SHARE_BASE_URL=f"https://{LOOPBACK}:{port}",
             )

@@ -26,11 +26,9 @@ def marker_insert() -> audit.ChangeWithEvent:
     )
 
 
-def event(**overrides: Any) -> AuditEvent:
-    row = audit.event(audit.AuditAction.SECRET_CREATED, at=AT, actor="alice@prowise.com")
-    for name, value in overrides.items():
-        setattr(row, name, value)
-    return row
+def event(**overrides: Any) -> dict[str, Any]:
+    row = audit.event_values(audit.AuditAction.SECRET_CREATED, at=AT, actor="alice@prowise.com")
+    return {**row, **overrides}
 
 
 async def actions() -> list[str]:
@@ -61,9 +59,11 @@ async def test_a_change_whose_condition_no_longer_holds_writes_no_audit_row(
 ) -> None:
     await AuditEvent.insert(AuditEvent(at=AT, actor="x", action="marker", outcome="ok"))
     stale = audit.ChangeWithEvent(
-        lambda outcome: AuditEvent.update({AuditEvent.outcome: outcome})
-        .where(AuditEvent.outcome == "long gone")
-        .returning(AuditEvent.id),
+        lambda outcome: (
+            AuditEvent.update({AuditEvent.outcome: outcome})
+            .where(AuditEvent.outcome == "long gone")
+            .returning(AuditEvent.id)
+        ),
         ("outcome",),
     )
     assert not await stale.run(event(), outcome="changed")
@@ -79,3 +79,32 @@ async def test_a_change_inside_an_open_transaction_is_refused_rather_than_waitin
         async with write_transaction():
             await marker_insert().run(event(), actor="nested")
     assert await actions() == []
+
+
+def test_a_new_rows_values_take_constant_defaults_and_must_name_the_rest() -> None:
+    """insert_with_event takes column values, not a Piccolo row: the defaults it fills in are
+    the table's constants, and a column without one (a timestamp: the clock decides) or a
+    name that is no column is an error before anything is written."""
+    values = audit.row_values(AuditEvent, {"at": AT, "actor": "a", "action": "x", "outcome": "ok"})
+    assert values == {
+        "id": values["id"],  # the serial's own default: the database numbers the row
+        "at": AT,
+        "actor": "a",
+        "actor_kind": "user",
+        "action": "x",
+        "outcome": "ok",
+        "secret_id": None,
+        "invitation_id": None,
+        "target": "",
+        "reason": "",
+        "client": "",
+        "user_agent": "",
+    }
+    with pytest.raises(TypeError, match="no value for"):
+        audit.row_values(AuditEvent, {"actor": "a", "action": "x", "outcome": "ok"})
+    with pytest.raises(TypeError, match="unknown"):
+        audit.row_values(
+            AuditEvent, {"at": AT, "actor": "a", "outcome": "ok", "action": "x", "nope": 1}
+        )
+    # The audit row's values cover every column the change-with-event statement writes.
+    assert set(event()) == {c._meta.name for c in AuditEvent._meta.columns} - {"id"}

@@ -11,7 +11,7 @@ from litestar.middleware.csrf import generate_csrf_hash, generate_csrf_token
 
 from app import crypto
 from app.settings import Settings
-from app.web.csrf import COOKIE_NAME, TOKEN_CHARS, CsrfTokens
+from app.web.csrf import COOKIE_NAME, KNOWN_VALID_MAX, TOKEN_CHARS, CsrfTokens
 
 KEY = b"k" * 64
 TOKENS = CsrfTokens(KEY, secure=False)
@@ -120,3 +120,21 @@ def test_secure_cookies_follow_the_settings(make_settings: Callable[..., Setting
     assert https.secure_cookies
     assert b"; Secure" not in CsrfTokens.for_settings(plain).set_cookie("t")[1]
     assert CsrfTokens.for_settings(https).set_cookie("t")[1].endswith(b"; Secure")
+
+
+def test_remembering_valid_tokens_never_admits_a_bad_one() -> None:
+    """is_valid remembers tokens it found signed (one HMAC per browser, not per request): a
+    remembered token must not vouch for anything near it, and the memory stays bounded."""
+    tokens = CsrfTokens(KEY, secure=False)
+    good = tokens.mint()
+    assert tokens.is_valid(good)
+    assert tokens.is_valid(good)  # now from memory
+    for name, bad in bad_tokens(good).items():
+        assert not tokens.is_valid(bad), name
+        assert not tokens.matches(good, bad), name
+        assert not tokens.matches(bad, bad), name
+    for _ in range(KNOWN_VALID_MAX + 5):
+        assert tokens.is_valid(tokens.mint())
+    assert len(tokens._known_valid) <= KNOWN_VALID_MAX
+    assert tokens.is_valid(good)  # forgotten, then checked again
+    assert not CsrfTokens(b"other", secure=False).is_valid(good)

@@ -188,3 +188,43 @@ async def test_while_redis_is_down_counting_goes_on_in_memory_and_returns_to_red
         assert messages[1:] == ["rate limits: Redis is back, counting in Redis again"]
         assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
         assert 0 < await redis.ttl("safe_share:rl:a:7") <= 61
+
+
+@pytest.mark.redis
+async def test_a_request_cancelled_mid_call_never_leaves_its_reply_for_the_next(
+    redis_url: str, prefix: str
+) -> None:
+    """The counter keeps its own idle connections: one whose reply was not read (the request
+    was cancelled, a client gone) must be dropped, or the next request would read that stale
+    reply as its own counts."""
+    waiting = asyncio.Event()
+    release = asyncio.Event()
+
+    class SlowReader(Connection):
+        async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            if not release.is_set():
+                waiting.set()
+                await release.wait()
+            return await super().read_response(*args, **kwargs)
+
+    redis: Redis = Redis.from_url(redis_url, connection_class=SlowReader)
+    counter = RedisCounter(redis, MemoryCounter(), prefix=prefix)
+    try:
+        release.set()
+        await counter.hit("warm-up", 1, 60)  # the script loaded: the next call counts
+        release.clear()
+        stuck = asyncio.create_task(counter.hit_many(["a", "b"], 7, 60))
+        await waiting.wait()  # sent; its reply [1, 1] is on the wire, unread
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        assert counter.script.idle == []
+        release.set()
+        # Redis counted the cancelled call; this one reads its own reply, not [1, 1].
+        assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
+        assert await counter.hit_many(["b"], 7, 60) == [3]
+        assert len(counter.script.idle) == 1  # one connection, reused
+        assert not counter.degraded
+    finally:
+        await counter.aclose()
+        await redis.aclose()

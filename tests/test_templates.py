@@ -193,7 +193,12 @@ def test_the_page_header_rendered_once_matches_a_fresh_render_for_each_person_an
             for account_language in (False, True):
                 for here in ("/", "/dashboard/s/x", "/invitations", "/audit", '/s/"><b>&x'):
                     for method in ("GET", "POST"):
-                        scope = {"type": "http", "method": method, "path": here, "headers": []}
+                        scope: dict[str, Any] = {
+                            "type": "http",
+                            "method": method,
+                            "path": here,
+                            "headers": [],
+                        }
                         request: Request[Any, Any, Any] = Request(cast(Any, scope))
                         csrf = Markup(
                             '<input type="hidden" name="_csrf_token" value="{}" />'

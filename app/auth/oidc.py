@@ -111,6 +111,13 @@ def _registry(algorithms: Collection[str]) -> JWSRegistry:
     return JWSRegistry(algorithms=sorted(algorithms), strict_check_header=False)
 
 
+@functools.lru_cache(maxsize=8)
+def _form_action_origins(endpoint: str) -> tuple[str, ...]:
+    # Asked for every response's CSP; the endpoint changes only with the provider's metadata.
+    found = origin(endpoint)
+    return (found,) if _ORIGIN.fullmatch(found) else ()
+
+
 class OidcClient:
     def __init__(self, settings: Settings) -> None:
         self.issuer = settings.oidc_issuer
@@ -128,8 +135,7 @@ class OidcClient:
         endpoint = (self._metadata_cache or {}).get("end_session_endpoint")
         if not isinstance(endpoint, str):
             return ()
-        found = origin(endpoint)
-        return (found,) if _ORIGIN.fullmatch(found) else ()
+        return _form_action_origins(endpoint)
 
     async def _get(self, url: str, what: str, **kwargs: Any) -> dict[str, Any]:
         try:

@@ -292,29 +292,29 @@ async def create_secret(
         link_key, sealed = await seal_on_server(content, passphrase, server_keys)
         encrypted_by = EncryptedBy.SERVER
     expires_at = now + expires_in
-    row = Secret(
-        id=secret_id,
-        state=SecretState.WAITING.value,
-        nonce=sealed.sealed.nonce,
-        ciphertext=sealed.sealed.ciphertext,
-        format_version=crypto.FORMAT_V2,
-        proof_hash=crypto.hash_proof(sealed.proof),
-        kdf_salt=sealed.kdf_salt,
-        encrypted_by=encrypted_by.value,
-        file_size=file.size if file else None,
-        file_meta=file.meta if file else None,
-        file_prefix=file.prefix if file else None,
-        creator_email=creator.email,
-        creator_role=creator.role.value,
-        recipient_email=recipient.email,
-        recipient_group=recipient.group,
-        max_views=max_views,
-        views_left=max_views,
-        created_at=now,
-        expires_at=expires_at,
-        label=label,  # private: not in the audit row below
-    )
-    created = audit.event(
+    row: dict[str, Any] = {
+        "id": secret_id,
+        "state": SecretState.WAITING.value,
+        "nonce": sealed.sealed.nonce,
+        "ciphertext": sealed.sealed.ciphertext,
+        "format_version": crypto.FORMAT_V2,
+        "proof_hash": crypto.hash_proof(sealed.proof),
+        "kdf_salt": sealed.kdf_salt,
+        "encrypted_by": encrypted_by.value,
+        "file_size": file.size if file else None,
+        "file_meta": file.meta if file else None,
+        "file_prefix": file.prefix if file else None,
+        "creator_email": creator.email,
+        "creator_role": creator.role.value,
+        "recipient_email": recipient.email,
+        "recipient_group": recipient.group,
+        "max_views": max_views,
+        "views_left": max_views,
+        "created_at": now,
+        "expires_at": expires_at,
+        "label": label,  # private: not in the audit row below
+    }
+    created = audit.event_values(
         AuditAction.SECRET_CREATED,
         at=now,
         actor=creator.label,
@@ -325,12 +325,12 @@ async def create_secret(
     )
     if file is None:
         # The secret and its audit row in one statement on PostgreSQL (one round trip).
-        await audit.insert_with_event(row, created)
+        await audit.insert_with_event(Secret, row, created)
     else:
         async with write_transaction():
-            await Secret.insert(row)
+            await Secret.insert(Secret(**row))
             await files.store_chunks(secret_id, file)
-            await AuditEvent.insert(created)
+            await AuditEvent.insert(AuditEvent(**created))
     return CreatedSecret(
         id=secret_id,
         key=crypto.encode_key(link_key) if link_key else None,
@@ -468,7 +468,7 @@ async def _open_and_count(
         )
         raise
     views_left = row["views_left"] - 1
-    revealed = audit.event(
+    revealed = audit.event_values(
         AuditAction.SECRET_REVEALED,
         at=now,
         actor=viewer.label,
@@ -640,7 +640,7 @@ _COUNT_VIEW = {
 }
 
 
-async def _count_view(view: CountedView, revealed: AuditEvent) -> bool:
+async def _count_view(view: CountedView, revealed: dict[str, Any]) -> bool:
     """Whether the view counted (False: another reveal changed the count first)."""
     shape = (view.ticket_hash is not None, view.views_left == 0)
     return await _COUNT_VIEW[shape].run(revealed, **vars(view))

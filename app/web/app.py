@@ -132,6 +132,8 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+            if isinstance(counter, RedisCounter):
+                await counter.aclose()
             if redis is not None:
                 await redis.aclose()
             await stop(engine)
@@ -211,8 +213,10 @@ def create_served_app() -> ASGIApp:
     access_logger = logging.getLogger("app.access")
     access_logger.addHandler(access)
     access_logger.propagate = False
-    # No caller lookup (a walk up the stack per record): no format here prints file or line.
+    # No caller lookup (a walk up the stack per record), nor thread and process names: no
+    # format here prints file, line, thread or process.
     logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     served = AccessLogMiddleware(create_app())
     # What exists now (modules, routes, the app) lives as long as the process: out of the
     # collector's sight, a full collection under load walks a fraction of the heap and pauses

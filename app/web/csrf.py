@@ -23,6 +23,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 RANDOM_CHARS = 64  # 32 random bytes in hex
 TOKEN_CHARS = RANDOM_CHARS + 64  # and their HMAC-SHA256 in hex
+KNOWN_VALID_MAX = 10_000
 
 
 class CsrfTokens:
@@ -34,6 +35,9 @@ class CsrfTokens:
         attributes = "; Path=/; SameSite=Lax; HttpOnly" + ("; Secure" if secure else "")
         self._cookie_prefix = f"{COOKIE_NAME}=".encode()
         self._cookie_suffix = attributes.encode()
+        # Tokens already checked and found signed: a browser sends the same one with every
+        # request, and the check is an HMAC. Bounded: forgotten all at once when full.
+        self._known_valid: set[str] = set()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> CsrfTokens:
@@ -55,10 +59,17 @@ class CsrfTokens:
         return token.encode()
 
     def is_valid(self, token: str | None) -> bool:
+        if token in self._known_valid:
+            return True
         raw = self._encoded(token)
-        return raw is not None and compare_digest(
+        valid = raw is not None and compare_digest(
             raw[RANDOM_CHARS:], self._signature(raw[:RANDOM_CHARS])
         )
+        if valid and token is not None:
+            if len(self._known_valid) >= KNOWN_VALID_MAX:
+                self._known_valid.clear()
+            self._known_valid.add(token)
+        return valid
 
     def matches(self, cookie: str | None, submitted: str | None) -> bool:
         """The submitted token is the cookie's, and the cookie is one we signed. (Equal to a
