@@ -41,9 +41,9 @@ from app.web.errors import EXCEPTION_HANDLERS
 from app.web.guards import required_access
 from app.web.labels import TEMPLATE_HELPERS
 from app.web.middleware import (
-    LanguageMiddleware,
+    OuterMiddleware,
     RequestMiddleware,
-    security_headers_hook,
+    security_headers_adder,
 )
 from app.web.ratelimit import MemoryCounter, RateLimiter, RedisCounter
 from app.web.sessions import SessionManager
@@ -178,7 +178,6 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
         ],
         # request.htmx in handlers (HTMXRequest), instead of reading HX-Request by hand.
         plugins=[HTMXPlugin()],
-        before_send=[security_headers_hook(settings, lambda: oidc.form_action_origins)],
         template_config=templates,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
@@ -193,8 +192,10 @@ def create_app(settings: Settings | None = None, clock: Clock = utc_now) -> Lite
             required_access(handler)  # a wrong declaration fails here, at start, not per request
     # Route middleware never sees an address that matches no route: wrap the whole handler
     # so that 404 page is in the visitor's language too.
-    app.asgi_handler = LanguageMiddleware(
-        ClientBodyMiddleware(app.asgi_handler, settings.body_timeout_seconds), settings
+    app.asgi_handler = OuterMiddleware(
+        ClientBodyMiddleware(app.asgi_handler, settings.body_timeout_seconds),
+        settings,
+        security_headers_adder(settings, lambda: oidc.form_action_origins),
     )
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import Token
 from typing import Any
 
@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar._parsers import parse_url_encoded_form_data
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, PermissionDeniedException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from app import i18n
@@ -86,19 +86,17 @@ def _header(scope: Scope, wanted: bytes) -> str | None:
     return None
 
 
-def security_headers_hook(
+def security_headers_adder(
     settings: Settings, form_targets: Callable[[], tuple[str, ...]] = tuple
-) -> Callable[[Message, Scope], Awaitable[None]]:
-    """A before_send hook, so every response gets the headers, errors and 404s included.
+) -> Callable[[HTTPResponseStartEvent, Scope], None]:
+    """What OuterMiddleware does to every response's start, errors and 404s included.
 
     `form_targets` says which provider origins sign-out may reach; known after discovery."""
     built: dict[tuple[str, ...], list[tuple[bytes, bytes]]] = {}
     ours = {name.encode() for name, _ in security_headers(settings)}
     ours |= {b"content-language", b"cache-control"}
 
-    async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
+    def add_headers(message: HTTPResponseStartEvent, scope: Scope) -> None:
         targets = form_targets()
         encoded = built.get(targets)
         if encoded is None:
@@ -142,23 +140,40 @@ def _apply_context(
     return i18n.current_language.set(language), i18n.current_timezone.set(zone)
 
 
-class LanguageMiddleware:
+class OuterMiddleware:
     """Around the whole app, so even a 404 for an address no route matches speaks the
-    visitor's language (from the picker's cookie or the browser); no I/O here."""
+    visitor's language (from the picker's cookie or the browser) and carries the security
+    headers; no I/O here. One layer for both: each layer wraps every response's send."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        add_headers: Callable[[HTTPResponseStartEvent, Scope], None],
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.add_headers = add_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path"].startswith("/static/"):
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
+            return
+        add_headers = self.add_headers
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                add_headers(message, scope)
+            await send(message)
+
+        if scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send_with_headers)
             return
         cookies = request_cookies(scope)
         scope.setdefault("state", {})[_COOKIES] = cookies  # parsed once per request
         language_token, zone_token = _apply_context(scope, self.settings, cookies, None)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_headers)
         finally:
             i18n.current_language.reset(language_token)
             i18n.current_timezone.reset(zone_token)
