@@ -251,3 +251,22 @@ async def test_auditor_sees_the_trail_in_the_page(
     assert 'href="/audit.csv?actor=alice%40prowise.com"' in filtered.text
     await sign_in(auditor, issuer, AUDITOR, groups=[])  # no longer an auditor
     assert (await auditor.get("/audit")).status_code == 403
+
+
+async def test_a_row_keeps_the_first_120_characters_of_the_browsers_user_agent(
+    new_client: Callable[[], httpx.AsyncClient], issuer: str
+) -> None:
+    alice = await signed_in(new_client, issuer, STAFF)
+    bob = await signed_in(new_client, issuer, CUSTOMER)
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Safe/" + "é-x" * 60
+    alice.headers["user-agent"] = agent
+    bob.headers["user-agent"] = "Phone/1"
+    secret_id, key = await create_secret(alice, recipient_email=CUSTOMER)
+    assert (await reveal(bob, secret_id, key)).status_code == 200
+    rows = await AuditEvent.select(AuditEvent.action, AuditEvent.user_agent).where(
+        AuditEvent.secret_id == secret_id
+    )
+    agents = {row["action"]: row["user_agent"] for row in rows}
+    # httpx sends the header as UTF-8; the row keeps its first 120 bytes as Latin-1 text.
+    assert agents["secret.created"] == agent.encode()[:120].decode("latin-1")
+    assert agents["secret.revealed"] == "Phone/1"

@@ -69,9 +69,13 @@ def provide_sessions(request: Request[Any, Any, Any]) -> SessionManager:
 
 def provide_client(request: Request[Any, Any, Any]) -> ClientInfo:
     settings = provide_settings(request)
+    # The header straight from the scope: request.headers builds a parsed copy of all of them.
+    user_agent = next(
+        (value for name, value in request.scope["headers"] if name == b"user-agent"), b""
+    )
     return ClientInfo(
         client=client_hash(client_address(request.scope, settings), settings),
-        user_agent=request.headers.get("user-agent", "")[:120],
+        user_agent=user_agent[:120].decode("latin-1"),
     )
 
 
