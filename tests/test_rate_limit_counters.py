@@ -228,3 +228,22 @@ async def test_a_request_cancelled_mid_call_never_leaves_its_reply_for_the_next(
     finally:
         await counter.aclose()
         await redis.aclose()
+
+
+async def test_an_idle_connection_closed_by_a_redis_restart_is_replaced_without_an_outage(
+    caplog: pytest.LogCaptureFixture, on_own_redis: tuple[OwnRedis, Redis, RedisCounter]
+) -> None:
+    """Redis restarts between two requests: the counter's idle connection is dead, and the
+    next request counts in Redis on a new one, with no warning and no fall back to memory."""
+    server, redis, counter = on_own_redis
+    with caplog.at_level(logging.WARNING, logger="app.ratelimit"):
+        assert await counter.hit_many(["a"], 7, 60) == [1]
+        assert len(counter.script.idle) == 1
+        server.stop()
+        server.start()  # empty, and without the script
+        assert await counter.hit_many(["a"], 7, 60) == [1]
+        assert await counter.hit_many(["a"], 7, 60) == [2]
+        assert not counter.degraded
+        assert not caplog.records
+        assert not counter.fallback.counts
+        assert int(await redis.get("safe_share:rl:a:7") or 0) == 2

@@ -220,12 +220,12 @@ def test_the_page_header_rendered_once_matches_a_fresh_render_for_each_person_an
                             ),
                             "/" if here == "/" else "",
                         )
+                        # Fresh, the fragment sees all a page sees (the request, the path,
+                        # the whole person): were it to read more than page_header gives it,
+                        # the two would differ.
                         fresh = fragment.render(
-                            language=language,
-                            user=person,
-                            account_language=account_language,
+                            **context,
                             section=section,
-                            csrf_input=csrf,
                             next_path=here if method == "GET" else "/",
                         )
                         assert served == [fresh, fresh]

@@ -20,6 +20,7 @@ from typing import Any
 from litestar.types import Scope
 from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from app.auth.identity import User
@@ -182,7 +183,17 @@ class ScriptCaller:
             return await self._send("EVAL", self.script, len(keys), *keys, *args)
 
     async def _send(self, *command: str | int) -> Any:
-        connection = self.idle.pop() if self.idle else self._connect()
+        if self.idle:
+            try:
+                return await self._send_on(self.idle.pop(), command)
+            except RedisConnectionError:
+                # Closed while idle (Redis restarted, or dropped it): once more, on a new one.
+                # Should Redis have run the script before the line broke, the retry counts the
+                # request twice: a limit then errs on the strict side.
+                pass
+        return await self._send_on(self._connect(), command)
+
+    async def _send_on(self, connection: AbstractConnection, command: tuple[str | int, ...]) -> Any:
         try:
             await connection.send_command(*command)
             reply = await connection.read_response()
