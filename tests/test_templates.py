@@ -238,3 +238,29 @@ def test_the_page_header_rendered_once_matches_a_fresh_render_for_each_person_an
     assert "cust&lt;omer&gt;@example.com" in "".join(seen)
     # Every combination that shows something different got its own header.
     assert len(seen) > 5 * 2 * 3
+
+
+def test_a_name_holding_a_placeholder_stays_text_in_the_header(settings: Settings) -> None:
+    """The header is filled in by replacing NUL-delimited placeholders: a provider's name
+    that holds one must show as text, not become a place the token is written into."""
+    app = create_app(settings)
+    env = app.template_engine.engine  # type: ignore[union-attr]
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    csrf = Markup('<input type="hidden" name="_csrf_token" value="t" />')
+    person = _person(None, Role.CUSTOMER)
+    person = User(**{**vars(person), "name": "a\x00csrf\x00b\x00next\x00c"})
+    token = i18n.current_language.set("en")
+    try:
+        html = env.from_string("{{ page_header() }}").render(
+            language="en",
+            user=person,
+            account_language=False,
+            here="/",
+            request=Request(cast(Any, scope)),
+            csrf_input=csrf,
+        )
+    finally:
+        i18n.current_language.reset(token)
+    assert "a\ufffdcsrf\ufffdb\ufffdnext\ufffdc" in html
+    assert html.count('name="_csrf_token"') == 2  # the language form and sign-out, no more
+    assert "\x00" not in html

@@ -172,7 +172,10 @@ def page_header(context: Context) -> Markup:
     viewer = (
         None
         if user is None
-        else HeaderViewer(user.label, user.can_share, user.is_staff, user.is_auditor)
+        # A NUL in a provider's name would read as a placeholder: shown as � instead.
+        else HeaderViewer(
+            user.label.replace("\x00", "\ufffd"), user.can_share, user.is_staff, user.is_auditor
+        )
     )
     language = context["language"]
     account_language = bool(context.get("account_language"))
