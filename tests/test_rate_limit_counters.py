@@ -140,10 +140,19 @@ async def on_own_redis() -> AsyncIterator[tuple[OwnRedis, Redis, RedisCounter]]:
     shared server's script cache and keys stay untouched)."""
     with own_redis() as server:
         redis = make_redis(server.url)
+        counter = RedisCounter(redis, MemoryCounter(), prefix="safe_share:rl")
         try:
-            yield server, redis, RedisCounter(redis, MemoryCounter(), prefix="safe_share:rl")
+            yield server, redis, counter
         finally:
+            await counter.aclose()
             await redis.aclose()
+
+
+def assert_no_outage_seen(counter: RedisCounter, caplog: pytest.LogCaptureFixture) -> None:
+    """Every count went to Redis: no warning, no switch to memory, nothing counted there."""
+    assert not counter.degraded
+    assert not caplog.records
+    assert not counter.fallback.counts
 
 
 async def test_a_flushed_script_cache_is_refilled_without_losing_a_count(
@@ -155,11 +164,8 @@ async def test_a_flushed_script_cache_is_refilled_without_losing_a_count(
         assert await counter.hit_many(["a", "b"], 7, 60) == [1, 1]
         await redis.script_flush()
         assert await counter.hit_many(["a", "b"], 7, 60) == [2, 2]
-        # The counts are in Redis, not in the fallback: no outage was seen.
         assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
-        assert not counter.degraded
-        assert not caplog.records
-        assert not counter.fallback.counts
+        assert_no_outage_seen(counter, caplog)
 
 
 async def test_while_redis_is_down_counting_goes_on_in_memory_and_returns_to_redis(
@@ -243,7 +249,5 @@ async def test_an_idle_connection_closed_by_a_redis_restart_is_replaced_without_
         server.start()  # empty, and without the script
         assert await counter.hit_many(["a"], 7, 60) == [1]
         assert await counter.hit_many(["a"], 7, 60) == [2]
-        assert not counter.degraded
-        assert not caplog.records
-        assert not counter.fallback.counts
         assert int(await redis.get("safe_share:rl:a:7") or 0) == 2
+        assert_no_outage_seen(counter, caplog)
