@@ -25,11 +25,12 @@ def is_valid_form(body: bytes) -> bool:
     return True
 
 
-def _is_form(scope: Scope) -> bool:
+def form_type(scope: Scope) -> bytes | None:
+    """The request's media type, lower-cased, without its parameters (b"multipart/form-data")."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return bool(value.split(b";")[0].strip().lower() == FORM_TYPE)
-    return False
+            return bytes(value.split(b";", 1)[0].strip().lower())
+    return None
 
 
 async def checked_form_receive(
@@ -37,7 +38,7 @@ async def checked_form_receive(
 ) -> Receive | None:
     """For a form POST: read the body, and give back a `receive` that replays it, or None when
     it is not valid UTF-8 (refuse it). Anything else passes through untouched."""
-    if scope.get("method") != "POST" or not _is_form(scope):
+    if scope.get("method") != "POST" or form_type(scope) != FORM_TYPE:
         return receive
     messages: list[ReceiveMessage] = []
     size = 0

@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.web import csrf
 from app.web.csrf import CsrfTokens
 from app.web.errors import refusal_page
-from app.web.formcheck import checked_form_receive
+from app.web.formcheck import FORM_TYPE, checked_form_receive, form_type
 from app.web.guards import access_refused
 from app.web.ratelimit import RateLimiter
 from app.web.responses import too_many_attempts_page, unreadable_request_page
@@ -287,14 +287,14 @@ class RequestMiddleware:
                 connection_state.csrf_token = cookie
             return None
         submitted = _header(scope, _CSRF_HEADER)
-        form_type = _form_type(scope)
-        if form_type == _URL_ENCODED:
+        content_type = form_type(scope)
+        if content_type == FORM_TYPE:
             # Parsed here, not by Litestar's parser, which keeps the last 1024 bodies it saw in
             # a cache (reveal keys and passphrases with them). This form lives in the request's
             # scope only, where the handler reads it.
             body = await Request(scope, receive).body()  # within the route's body limit
             connection_state.form = dict(parse_url_encoded_form_data.__wrapped__(body))
-        if form_type in _FORM_TYPES:
+        if content_type in _FORM_TYPES:
             # Read once, token in the header or not (the body limit holds either way): kept in
             # the scope, where the handler reads it.
             form = await Request(scope, receive).form()
@@ -307,15 +307,7 @@ class RequestMiddleware:
 
 
 _CSRF_HEADER = csrf.HEADER_NAME.encode()
-_URL_ENCODED = b"application/x-www-form-urlencoded"
-_FORM_TYPES = frozenset({_URL_ENCODED, b"multipart/form-data"})
-
-
-def _form_type(scope: Scope) -> bytes | None:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            return bytes(value.split(b";", 1)[0].strip().lower())
-    return None
+_FORM_TYPES = frozenset({FORM_TYPE, b"multipart/form-data"})
 
 
 async def _answer(
