@@ -251,22 +251,27 @@ def row_values(table: type[Table], given: Mapping[str, Any]) -> dict[str, Any]:
     """Every column's value for a new row: the given ones, else the column's default, which
     must then be a constant or a serial's (a timestamp's "now" has to be given: the
     app's clock decides)."""
-    defaults = _DEFAULTS.get(table)
-    if defaults is None:
-        defaults = _DEFAULTS[table] = {
-            column._meta.name: column.get_default_value()
-            for column in table._meta.columns
-            if not isinstance(column.default, Default)  # Default: "now", a new UUID, …
-        }
+    known = _NEW_ROWS.get(table)
+    if known is None:
+        columns = table._meta.columns
+        known = _NEW_ROWS[table] = (
+            frozenset(column._meta.name for column in columns),
+            {
+                column._meta.name: column.get_default_value()
+                for column in columns
+                if not isinstance(column.default, Default)  # Default: "now", a new UUID, …
+            },
+        )
+    names, defaults = known
     values = {**defaults, **given}
-    missing = [c._meta.name for c in table._meta.columns if c._meta.name not in values]
-    unknown = set(given) - {c._meta.name for c in table._meta.columns}
-    if missing or unknown:
-        raise TypeError(f"{table.__name__}: no value for {missing}, unknown {sorted(unknown)}")
+    if len(values) != len(names) or not names.issuperset(given):
+        missing, unknown = sorted(names - values.keys()), sorted(given.keys() - names)
+        raise TypeError(f"{table.__name__}: no value for {missing}, unknown {unknown}")
     return values
 
 
-_DEFAULTS: dict[type[Table], dict[str, Any]] = {}
+# Per table, once: its column names and the constant defaults of a new row.
+_NEW_ROWS: dict[type[Table], tuple[frozenset[str], dict[str, Any]]] = {}
 _INSERTS: dict[type[Table], ChangeWithEvent] = {}
 _EVENT_COLUMNS = [column for column in AuditEvent._meta.columns if not column._meta.primary_key]
 _EVENT_SLOTS = tuple(f"event_{column._meta.name}" for column in _EVENT_COLUMNS)
